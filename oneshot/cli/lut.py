@@ -171,6 +171,12 @@ def run_validate(args: argparse.Namespace) -> int:
     print(f"  table as is:      median |err| {raw['median_abs_rel_error']:.1%}   P90 {raw['p90_abs_rel_error']:.1%}   "
           f"max {raw['max_abs_rel_error']:.1%}   mean signed {raw['mean_signed_rel_error']:+.1%}")
     print(f"  Spearman rank correlation {rep['spearman']:.3f}")
+    if rep.get("drift"):
+        d, n = rep["drift"], rep["drift_normalised"]
+        print(f"  machine speed:    the reference network took {d['reference_ms_now']:.4g} ms now, "
+              f"{d['reference_ms_at_profile']:.4g} ms when profiled (x{d['speed_ratio']:.3f})")
+        print(f"  drift-normalised: median |err| {n['median_abs_rel_error']:.1%}   P90 {n['p90_abs_rel_error']:.1%}   "
+              f"max {n['max_abs_rel_error']:.1%}   mean signed {n['mean_signed_rel_error']:+.1%}")
     print(f"  with correction:  median |err| {cor['median_abs_rel_error']:.1%}   P90 {cor['p90_abs_rel_error']:.1%}   "
           f"(measured = {c['scale']:.4g} x table + {c['offset_ms']:+.4g} ms"
           f"{'; stored in the table, applied with --apply-correction' if args.save_correction else ''})")

@@ -108,7 +108,9 @@ def latency_values(space: LayeredSpace, lut: LatencyTable, apply_correction: boo
     for op, seen in per_op.items():
         entry = lut.entries.get(op.signature())
         op_ms[op] = entry.ms * scale if entry is not None else float(np.mean(seen))
-    return op_ms, per_slot, lut.constant_ms * scale + offset
+    # the network overhead measured when this space was profiled (containers, identities, dispatch)
+    overhead = float((lut.profiled_space(space.fingerprint()) or {}).get("overhead_ms", 0.0))
+    return op_ms, per_slot, (lut.constant_ms + overhead) * scale + offset
 
 
 def latency_table(space: LayeredSpace, lut: LutLike, apply_correction: bool = False) -> CostTable:

@@ -71,6 +71,13 @@ class LatencyTable:
                 return pos[label]
         return self.entries.get(signature)
 
+    def profiled_space(self, fingerprint: str) -> dict[str, Any] | None:
+        """The provenance record of the space with this fingerprint, for tables profiled here."""
+        for rec in self.provenance.get("spaces", []):
+            if rec.get("fingerprint") == fingerprint:
+                return rec
+        return None
+
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {"format": FORMAT, "version": VERSION, "provenance": self.provenance,
                                 "constant_ms": self.constant_ms,

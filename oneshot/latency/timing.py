@@ -4,8 +4,10 @@ Protocol: eval mode, ``torch.inference_mode``, BN folded into the preceding conv
 deployed model runs), a stated number of intra-op threads, a warm-up of every module first, then
 *interleaved rounds*: each round visits every module in a shuffled order and times ``per_round``
 consecutive calls after one untimed call. A noise burst on a shared machine therefore hits all modules a
-little instead of a few modules a lot, and the statistic is the median over all rounds (spread: the
-standard deviation and the 10th/90th percentiles). CPU times use ``time.perf_counter`` or the thread's
+little instead of a few modules a lot. End-to-end times are summarised by the median over all rounds;
+per-operator table entries by the *mean* (``summarise``), because a network's time is a sum of its
+operators' times and the mean of a sum is the sum of the means, while per-operator timings are
+right-skewed (occasional slow calls) and a sum of medians under-predicts the median network by 5-10 %. CPU times use ``time.perf_counter`` or the thread's
 CPU time (below); CUDA times use
 CUDA events around each call with a device synchronisation, so queued kernels are not mistaken for done.
 On CPU with one thread the default clock is the thread's own CPU time (``time.thread_time``): on a
@@ -72,7 +74,7 @@ class Protocol:
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
-        data["statistic"] = "median over interleaved rounds"
+        data["statistic"] = "per-operator mean of in-context samples; end-to-end median over interleaved rounds"
         data["clock"] = {"thread-cpu": "time.thread_time (CPU time of the calling thread)",
                          "wall": "time.perf_counter (wall clock)",
                          "cuda-events": "CUDA events + synchronize"}[self.resolved_timer]
@@ -133,6 +135,12 @@ def prepare(module: Any, protocol: Protocol) -> Any:
 def clock(protocol: Protocol) -> Callable[[], float]:
     """The CPU clock (seconds) the protocol times with (CUDA uses events instead)."""
     return time.thread_time if protocol.resolved_timer == "thread-cpu" else time.perf_counter
+
+
+def call_timer(protocol: Protocol) -> Callable[[Callable[[], Any]], float]:
+    """A function that times one call (ms) by the protocol's clock (CUDA: events + synchronise)."""
+    time_calls = _timer(protocol)
+    return lambda call: time_calls(call, 1)[0]
 
 
 def _timer(protocol: Protocol) -> Callable[[Callable[[], Any], int], list[float]]:
@@ -201,9 +209,10 @@ def measure_interleaved(calls: dict[str, Callable[[], Any]], protocol: Protocol,
 
 
 def summarise(values: Sequence[float]) -> dict[str, float]:
-    """Median, mean, std, p10, p90 and count of timed samples (ms)."""
+    """A table entry's value ``ms`` (the mean: sums of means predict networks, see the module
+    docstring) plus median, std, p10, p90 and count of timed samples (ms)."""
     arr = np.asarray(values, dtype=np.float64)
-    return {"ms": float(np.median(arr)), "mean": float(arr.mean()), "std": float(arr.std()),
+    return {"ms": float(arr.mean()), "median": float(np.median(arr)), "mean": float(arr.mean()), "std": float(arr.std()),
             "p10": float(np.percentile(arr, 10)), "p90": float(np.percentile(arr, 90)), "count": int(arr.size)}
 
 

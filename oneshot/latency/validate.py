@@ -7,6 +7,12 @@ and a fitted per-device correction: an additive constant (the median residual, r
 and optionally a least-squares scale. The correction is stored in the table (applied only when asked:
 ``cost_model(..., apply_correction=True)`` / ``--apply-correction``), the report as JSON and a
 predicted-vs-measured scatter PNG next to the table.
+
+When the table was profiled here it names a reference network (``profile.reference_architecture``)
+and its time then. That network is timed again among the validated ones; the ratio now / then is
+the machine's *speed drift* since profiling (CPU frequency, neighbours on a shared host, cache
+regime), and the report adds the errors after dividing it out, next to the raw ones. Raw errors say
+how well the table predicts this machine now; drift-normalised errors say how good the table is.
 """
 from __future__ import annotations
 
@@ -21,8 +27,13 @@ from oneshot.atomic import atomic_savefig
 from oneshot.spaces.layout import LayeredSpace
 
 from .pricing import latency_table
+from .profile import build_timed, space_reference
 from .table import LatencyTable, atomic_write_json, load_table
-from .timing import Protocol, environment, measure_interleaved, prepare, setup_torch
+from .timing import Protocol, environment, measure_interleaved, setup_torch
+
+
+#: key of the reference network among the timed calls (never a canonical architecture key)
+REFERENCE_CALL = "@reference"
 
 
 def protocol_from_table(table: LatencyTable, **overrides: Any) -> Protocol:
@@ -95,8 +106,10 @@ def validate_table(space: LayeredSpace, lut_path: str | os.PathLike, n: int = 30
 
     gen = torch.Generator().manual_seed(protocol.seed)
     x = torch.randn((protocol.batch, 3, space.resolution, space.resolution), generator=gen).to(protocol.device)
-    torch.manual_seed(protocol.seed)  # weights do not change the time, but keep runs reproducible
-    nets = {space.key(a): prepare(space.build(a), protocol) for a in archs}
+    nets = {space.key(a): build_timed(space, a, protocol) for a in archs}
+    reference = space_reference(lut, space)
+    if reference is not None:
+        nets[REFERENCE_CALL] = build_timed(space, reference["arch"], protocol)
     calls = {k: (lambda m=m: m(x)) for k, m in nets.items()}
     bar = None
     if progress:
@@ -109,6 +122,11 @@ def validate_table(space: LayeredSpace, lut_path: str | os.PathLike, n: int = 30
         if bar is not None:
             bar.close()
     measured = np.array([np.median(samples[space.key(a)]) for a in archs])
+    drift = None
+    if reference is not None:
+        now_ms = float(np.median(samples[REFERENCE_CALL]))
+        drift = {"reference_ms_at_profile": float(reference["ms"]), "reference_ms_now": now_ms,
+                 "speed_ratio": now_ms / float(reference["ms"])}
 
     correction = fit_correction(predicted, measured, fit_scale)
     corrected = correction["scale"] * predicted + correction["offset_ms"]
@@ -120,13 +138,16 @@ def validate_table(space: LayeredSpace, lut_path: str | os.PathLike, n: int = 30
         "n": len(archs), "seed": seed,
         "raw": error_stats(predicted, measured), "spearman": spearman(predicted, measured),
         "correction": correction, "corrected": error_stats(corrected, measured),
+        "drift": drift,
+        "drift_normalised": error_stats(predicted, measured / drift["speed_ratio"]) if drift else None,
         "architectures": [{"key": space.key(a), "arch": [int(v) for v in a], "predicted_ms": float(p),
                            "measured_ms": float(m)} for a, p, m in zip(archs, predicted, measured)],
     }
     json_path, png_path = report_paths(lut_path)
     if plot:
         scatter_plot(predicted, measured, corrected, png_path, f"{space.name} @ {space.resolution}px, "
-                     f"{protocol.device}, {protocol.threads} thread(s), batch {protocol.batch}")
+                     f"{protocol.device}, {protocol.threads} thread(s), batch {protocol.batch}",
+                     measured / drift["speed_ratio"] if drift else None)
         report["plot"] = png_path.name
     atomic_write_json(json_path, report)
     if save_correction:
@@ -135,18 +156,23 @@ def validate_table(space: LayeredSpace, lut_path: str | os.PathLike, n: int = 30
     return report
 
 
-def scatter_plot(predicted: np.ndarray, measured: np.ndarray, corrected: np.ndarray, path: Path, title: str) -> None:
-    """Predicted (raw and corrected) vs measured, with the y = x line."""
+def scatter_plot(predicted: np.ndarray, measured: np.ndarray, corrected: np.ndarray, path: Path, title: str,
+                 normalised: np.ndarray | None = None) -> None:
+    """Predicted (raw and corrected) vs measured (and drift-normalised measured), with y = x."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(5, 5), dpi=120)
-    lo = float(min(predicted.min(), measured.min(), corrected.min())) * 0.95
-    hi = float(max(predicted.max(), measured.max(), corrected.max())) * 1.05
+    shown = [predicted, measured, corrected] + ([normalised] if normalised is not None else [])
+    lo = float(min(a.min() for a in shown)) * 0.95
+    hi = float(max(a.max() for a in shown)) * 1.05
     ax.plot([lo, hi], [lo, hi], "k--", lw=1, label="y = x")
     ax.scatter(measured, predicted, s=16, label="table (raw)")
+    if normalised is not None:
+        ax.scatter(normalised, predicted, s=16, marker="^", facecolors="none", edgecolors="C2",
+                   label="table vs drift-normalised measurement")
     if not np.allclose(corrected, predicted):
         ax.scatter(measured, corrected, s=16, marker="x", label="table + correction")
     ax.set_xlabel("measured end-to-end (ms)")

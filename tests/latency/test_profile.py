@@ -9,9 +9,11 @@ import torch
 
 from oneshot.errors import LUTError
 from oneshot.latency import load_table, missing_entries
-from oneshot.latency.profile import covering_architectures, partial_path, profile_space
-from oneshot.latency.timing import Protocol, fold_batchnorm
-from oneshot.latency.validate import fit_correction, spearman, validate_table
+from oneshot.latency.pricing import latency_table
+from oneshot.latency.profile import (covering_architectures, partial_path, profile_space, reference_architecture,
+                                     space_reference)
+from oneshot.latency.timing import Protocol, fold_batchnorm, summarise
+from oneshot.latency.validate import error_stats, fit_correction, spearman, validate_table
 from oneshot.spaces import create_space
 
 FAST = Protocol(warmup=1, repeats=3)
@@ -37,6 +39,24 @@ def test_profile_covers_space_with_provenance(tmp_path):
         assert key in prov, key
     assert prov["threads"] == 1 and prov["resolution"] == 32 and "folded" in prov["bn"]
     assert not partial_path(out).exists()
+
+
+def test_profile_records_reference_network_and_entries_are_means(tmp_path):
+    space = create_space("tiny")
+    out = tmp_path / "tiny.json"
+    table = profile_space(space, out, Protocol(warmup=1, repeats=4), progress=False)
+    ref = space_reference(load_table(out), space)
+    assert ref is not None and ref["ms"] > 0 and ref["count"] >= 4
+    assert ref["arch"] == [int(v) for v in reference_architecture(space, 0)]
+    assert space_reference(table, create_space("tiny", resolution=64)) is None  # another space: none
+    # the measured network overhead is part of every price of this space (and only this space)
+    record = table.profiled_space(space.fingerprint())
+    assert record["overhead"]["count"] >= 8 and np.isfinite(record["overhead_ms"])
+    arch = space.sample(np.random.default_rng(0))
+    ops_sum = sum(table.entries[op.signature()].ms for _, op in space.active_ops(arch) if not op.is_identity)
+    price = latency_table(space, table).price(np.asarray([arch]))["latency_ms"][0]
+    assert price == pytest.approx(ops_sum + record["overhead_ms"], rel=1e-9)
+    assert summarise([1.0, 1.0, 1.0, 5.0])["ms"] == pytest.approx(2.0)  # the mean, not the median (1.0)
 
 
 def test_covering_architectures_use_every_choice(rng):
@@ -127,6 +147,13 @@ def test_validate_writes_report_plot_and_correction(tmp_path):
     assert (tmp_path / "tiny.validate.json").is_file() and (tmp_path / "tiny.validate.png").stat().st_size > 1000
     table = load_table(out)
     assert table.correction["offset_ms"] == pytest.approx(report["correction"]["offset_ms"])
+    # the reference network was timed again: raw and drift-normalised errors are both reported
+    drift = report["drift"]
+    assert drift["reference_ms_now"] > 0
+    assert drift["speed_ratio"] == pytest.approx(drift["reference_ms_now"] / drift["reference_ms_at_profile"])
+    predicted = np.array([a["predicted_ms"] for a in report["architectures"]])
+    measured = np.array([a["measured_ms"] for a in report["architectures"]])
+    assert report["drift_normalised"] == pytest.approx(error_stats(predicted, measured / drift["speed_ratio"]))
     assert [a["measured_ms"] > 0 for a in report["architectures"]] == [True] * 5
 
 

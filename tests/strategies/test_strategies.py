@@ -142,7 +142,7 @@ def test_nsga2_tolerates_nan_and_missing_results_and_many_objectives(space):
     assert nxt and all(isinstance(v, int) for a in nxt for v in a)
 
 
-@pytest.mark.parametrize("mutation", ["categorical", "neighbour", "pm"])
+@pytest.mark.parametrize("mutation", ["unexplored", "categorical", "neighbour", "pm"])
 def test_nsga2_operators_give_integer_in_range_genes(mutation, space):
     s = create_strategy("nsga2", problem(space), seed=2, pop_size=10, mutation=mutation,
                         crossover="sbx" if mutation == "pm" else "uniform")
@@ -155,7 +155,7 @@ def test_nsga2_neighbour_mutation_moves_one_gene_or_swaps_two(space):
     rng = np.random.default_rng(0)
     X = space.sample_matrix(rng, 200)
     for swap_prob in (0.0, 1.0):
-        s = create_strategy("nsga2", Problem(space, 2), seed=0, swap_prob=swap_prob)
+        s = create_strategy("nsga2", Problem(space, 2), seed=0, swap_prob=swap_prob, mutation="neighbour")
         Y = s._algorithm.mating.mutation._do(None, X, random_state=np.random.default_rng(1))
         changed = (Y != X).sum(axis=1)
         if swap_prob == 0.0:
@@ -164,3 +164,52 @@ def test_nsga2_neighbour_mutation_moves_one_gene_or_swaps_two(space):
             movable = np.array([len(set(r)) > 1 for r in X])
             assert (changed[movable] == 2).all()
             assert all(sorted(a) == sorted(b) for a, b in zip(X[movable], Y[movable]))
+
+
+def test_nsga2_unexplored_mutation_steps_to_new_feasible_networks(space):
+    """Each child moves to a network never proposed, within budget, one gene away when one is left;
+    when the whole one-gene neighbourhood is known the step grows instead of repeating."""
+    s = create_strategy("nsga2", problem(space, limit=3), seed=0)
+    x = np.array([1, 1, 1, 0, 0, 2, 2, 0])
+    near = s._neighbours(x)
+    assert len(near) == 16 and ((near != x).sum(axis=1) == 1).all()
+    known = near[:-1]
+    s.seen.update(s.key(r) for r in known)
+    mutate = s._algorithm.mating.mutation._do
+    y = mutate(None, x[None, :], random_state=np.random.default_rng(0))[0]
+    assert s.key(y) == s.key(near[-1]) or s.key(y) not in s.seen  # the one unknown neighbour (or a swap)
+    assert (np.asarray(y) == 2).sum() <= 3
+    s.seen.update(s.key(r) for r in near)
+    s.seen.update(s.key(r) for r in s._swaps(x))
+    y = mutate(None, x[None, :], random_state=np.random.default_rng(0))[0]
+    assert s.key(y) not in s.seen and (y != x).sum() >= 2 and (np.asarray(y) == 2).sum() <= 3
+    Y = mutate(None, np.repeat(x[None, :], 5, axis=0), random_state=np.random.default_rng(1))
+    assert len({s.key(r) for r in Y}) == 5  # children of one parent in a batch all differ
+
+
+def test_nsga2_surrogate_is_exact_for_additive_costs_and_ranks_moves(space):
+    """The one-hot least-squares surrogate reproduces a per-layer-sum objective exactly, and the
+    guided step picks the neighbour predicted to extend the front most."""
+    weights = np.random.default_rng(3).random((len(space), 3))
+
+    def additive(a):
+        return weights[np.arange(len(space)), np.asarray(a)].sum()
+
+    s = create_strategy("nsga2", Problem(space, 2), seed=0, pop_size=4, prescreen=1.0)
+    rng = np.random.default_rng(0)
+    X = space.sample_matrix(rng, 40)
+    F = np.stack([[additive(a), -additive(a) + 0.1 * (a == 0).sum()] for a in X])
+    s._evaluated = [(x, f) for x, f in zip(X, F)]
+    s._fit_surrogate()
+    W = s._surrogate[0]
+    Y = space.sample_matrix(rng, 30)
+    np.testing.assert_allclose(s._one_hot(Y) @ W[:, 0], [additive(a) for a in Y], rtol=1e-9, atol=1e-9)
+    eps = s._surrogate_eps(Y)
+    order = np.argsort(eps)
+    picked = s._first_new(Y, np.random.default_rng(0), set(), guided=True)
+    assert s.key(picked) == s.key(Y[order[0]])
+
+
+def test_nsga2_rejects_bad_prescreen(space):
+    with pytest.raises(ValueError, match="prescreen"):
+        create_strategy("nsga2", Problem(space, 2), prescreen=1.5)
