@@ -6,14 +6,15 @@ measured once and shared, and true identities cost 0 and are not timed. Samples 
 to ``<out>.partial`` after every round, so a killed profile continues where it stopped; an existing
 table at ``<out>`` with the same protocol is extended with only the signatures it lacks.
 
-Every round also runs ``CALIBRATION_NETWORKS`` fixed, seeded architectures twice: op by op (timed
-like every operator) and as the built standalone network (timed end-to-end). The difference, taken
-within the same round so machine-speed drift cancels, is the *network overhead* no operator carries
-(module containers, identity layers, dispatch: about 13 % of a 0.6 ms network at 32 px, under 1 % of
-a 15 ms one at 224); its median is stored with the space's record and added to every price. The
-first of them is also the *reference network*: its end-to-end median is stored, and ``lut validate``
-times it again next to the architectures it checks, so a machine that runs faster or slower than
-while profiling (frequency, neighbours, cache regime) is told apart from a wrong table.
+Every round also times ``CALIBRATION_NETWORKS`` fixed, seeded architectures end-to-end as built
+standalone networks, once each in a shuffled order (the regime ``lut validate`` measures in). Their
+median time minus the sum of their operators' entries, over the same rounds (so machine-speed drift
+cancels), is the *network overhead* no operator carries (module containers, identity layers,
+dispatch); its median over the calibration networks is stored with the space's record and added to
+every price. The first of them is also the *reference network*: its end-to-end median is stored,
+and ``lut validate`` times it again next to the architectures it checks, so a machine that runs
+faster or slower than while profiling (frequency, neighbours, cache regime) is told apart from a
+wrong table.
 """
 from __future__ import annotations
 
@@ -33,8 +34,8 @@ from .timing import Protocol, call_timer, clock, environment, prepare, setup_tor
 
 #: protocol fields that must match for samples or tables to be combined
 _COMPATIBLE = ("device", "threads", "batch", "fold_bn")
-#: fixed architectures timed both op by op and end-to-end in every round (the first is the reference)
-CALIBRATION_NETWORKS = 2
+#: fixed architectures timed end-to-end in every round (the first is the reference network)
+CALIBRATION_NETWORKS = 12
 #: offset from the protocol seed to the seeds that draw the calibration architectures
 _REFERENCE_SEED = 4242
 
@@ -42,11 +43,6 @@ _REFERENCE_SEED = 4242
 def network_key(i: int) -> str:
     """Samples key of calibration network ``i`` timed end-to-end (never an operator signature)."""
     return f"@network{i}"
-
-
-def chain_key(i: int) -> str:
-    """Samples key of calibration network ``i``'s op-by-op sum in the same round."""
-    return f"@chain{i}"
 
 
 #: samples key of the reference network (calibration network 0) timed end-to-end
@@ -136,7 +132,7 @@ def profile_space(space: LayeredSpace, out: str | os.PathLike, protocol: Protoco
         for sig in wanted:
             s = summarise(samples[sig])
             table.entries[sig] = Entry(s["ms"], s["std"], s["count"])
-        calibration = _calibration(samples, cal_archs)
+        calibration = _calibration(samples, cal_archs, space, table)
 
     table.provenance = _provenance(table.provenance, space, protocol, proto, calibration)
     table.save(out)
@@ -160,20 +156,24 @@ def covering_architectures(space: LayeredSpace, rng: np.random.Generator) -> np.
     return out[rng.permutation(n)]
 
 
-def _calibration(samples: dict[str, list[float]], archs: list[np.ndarray]) -> dict[str, Any]:
+def _calibration(samples: dict[str, list[float]], archs: list[np.ndarray], space: LayeredSpace,
+                 table: LatencyTable) -> dict[str, Any]:
     """The space record's ``reference`` and ``overhead_ms`` from the calibration samples."""
     ref = np.asarray(samples[network_key(0)])
-    gaps = np.concatenate([np.asarray(samples[network_key(i)]) - np.asarray(samples[chain_key(i)])
-                           for i in range(len(archs))])
+    gaps = np.asarray([np.median(samples[network_key(i)]) - _sum_of_entries(space, table, a)
+                       for i, a in enumerate(archs)])
     return {
         "reference": {"arch": [int(v) for v in archs[0]], "ms": float(np.median(ref)), "count": int(ref.size),
                       "what": "end-to-end median of this architecture, timed once per profiling round"},
         "overhead_ms": float(np.median(gaps)),
-        "overhead": {"archs": [[int(v) for v in a] for a in archs], "count": int(gaps.size),
-                     "p10": float(np.percentile(gaps, 10)), "p90": float(np.percentile(gaps, 90)),
-                     "what": "median over rounds of (standalone network end-to-end - its op-by-op sum in the "
-                             "same round); added to every price of this space"},
+        "overhead": {"archs": [[int(v) for v in a] for a in archs], "per_network_ms": [float(g) for g in gaps],
+                     "what": "median over these networks of (end-to-end median over the profiling rounds - sum "
+                             "of their operators' entries); added to every price of this space"},
     }
+
+
+def _sum_of_entries(space: LayeredSpace, table: LatencyTable, arch: np.ndarray) -> float:
+    return float(sum(table.entries[op.signature()].ms for _, op in space.active_ops(arch) if not op.is_identity))
 
 
 def measure_chained(space: LayeredSpace, modules: dict[str, Any], x: Any, protocol: Protocol,
@@ -187,9 +187,9 @@ def measure_chained(space: LayeredSpace, modules: dict[str, Any], x: Any, protoc
     and its weights are cold. So each round runs architectures that together use every candidate,
     feeding each operator the real output of the one before and timing each call separately (CUDA:
     events + synchronise around each call). Samples of one signature from all positions and rounds
-    pool into one mean. Each of ``networks`` ((arch, built network) pairs) is run at the end of
-    every round op by op (its sum under ``chain_key(i)``) and end-to-end (under ``network_key(i)``).
-    Returns signature -> samples (ms) for ``wanted`` (and the calibration keys).
+    pool into one mean. Each of ``networks`` ((arch, built network) pairs) is timed end-to-end once
+    per round, in a shuffled order, under ``network_key(i)``. Returns signature -> samples (ms) for
+    ``wanted`` (and the calibration keys).
     """
     import torch
 
@@ -199,9 +199,7 @@ def measure_chained(space: LayeredSpace, modules: dict[str, Any], x: Any, protoc
     time_call = call_timer(protocol)
     rng = np.random.default_rng(protocol.seed + len(samples))  # a resumed run draws new orders
 
-    def run(arch: np.ndarray, record: bool) -> float:
-        """Run ``arch`` op by op; returns the sum of its timed calls (ms)."""
-        total = 0.0
+    def run(arch: np.ndarray, record: bool) -> None:
         h = x
         for _, op in space.active_ops(arch):
             sig = op.signature()
@@ -220,12 +218,10 @@ def measure_chained(space: LayeredSpace, modules: dict[str, Any], x: Any, protoc
                 t0 = now()
                 h = modules[sig](h)
                 ms = (now() - t0) * 1e3
-            total += ms
             if record and sig in wanted_set and len(samples.setdefault(sig, [])) < protocol.repeats:
                 samples[sig].append(ms)
                 if progress is not None:
                     progress(1)
-        return total
 
     wanted_set = set(wanted)
     with torch.inference_mode():
@@ -235,9 +231,9 @@ def measure_chained(space: LayeredSpace, modules: dict[str, Any], x: Any, protoc
         while any(len(samples.get(k, [])) < protocol.repeats for k in wanted):
             for arch in covering_architectures(space, rng):
                 run(arch, True)
-            for i, (arch, net) in enumerate(networks or []):
-                samples.setdefault(chain_key(i), []).append(run(arch, True))
-                samples.setdefault(network_key(i), []).append(time_call(lambda net=net: net(x)))
+            for i in rng.permutation(len(networks or [])):
+                net = networks[i][1]
+                samples.setdefault(network_key(int(i)), []).append(time_call(lambda net=net: net(x)))
             if on_round is not None:
                 on_round(samples)
     return samples
