@@ -7,6 +7,7 @@ import csv
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -46,10 +47,17 @@ def test_job_submitted_to_a_local_cluster(tmp_path):
             cluster = LocalCluster(num_cpus=2, dashboard=False, env=ENV).start()
             dashboard = False
         if dashboard:
-            job = subprocess.run(
-                [ray_executable(), "job", "submit", "--address", cluster.dashboard_url,
-                 "--working-dir", str(workdir), "--", "oneshot", *_search_args(out_job, 16)],
-                env=cluster.env, capture_output=True, text=True, timeout=300)
+            # right after `ray start` the node's job agent may not have registered yet; Ray then
+            # refuses the submission ("No available agent ... try again later"), so retry a while
+            deadline = time.monotonic() + 120
+            while True:
+                job = subprocess.run(
+                    [ray_executable(), "job", "submit", "--address", cluster.dashboard_url,
+                     "--working-dir", str(workdir), "--", "oneshot", *_search_args(out_job, 16)],
+                    env=cluster.env, capture_output=True, text=True, timeout=300)
+                if "No available agent" not in job.stdout + job.stderr or time.monotonic() > deadline:
+                    break
+                time.sleep(3)
             assert job.returncode == 0, job.stdout[-2000:] + job.stderr[-2000:]
             assert "succeeded" in job.stdout + job.stderr
             rows = _history(out_job)
