@@ -194,6 +194,22 @@ def _headlines(name: str, data: dict[str, Any]) -> list[str]:
     return rows
 
 
+def _latency_validation_rows() -> list[str]:
+    """README rows from the latency validation reports kept in results/latency/ (written by
+    `oneshot lut validate`, see docs/latency.md for the commands)."""
+    rows = []
+    for path in sorted((RESULTS / "latency").glob("*.validate.json")):
+        try:
+            r = json.loads(path.read_text())
+            raw, space = r["raw"], r["space"]
+            rows.append(f"| latency table vs {r['n']} measured {space['name']} networks ({path.name}) | median "
+                        f"{raw['median_abs_rel_error']:.1%} / P90 {raw['p90_abs_rel_error']:.1%} abs error | "
+                        f"target <= 5 % / <= 10 %; Spearman {r['spearman']:.3f} |")
+        except (OSError, KeyError, TypeError, json.JSONDecodeError):
+            rows.append(f"| {path.name} | unreadable | |")
+    return rows
+
+
 def write_readme_results() -> None:
     """Rewrite the README's results block (between the markers) from the result files."""
     if not README.exists():
@@ -211,6 +227,7 @@ def write_readme_results() -> None:
             lines += _headlines(path.stem, data)
         except (KeyError, TypeError):
             lines.append(f"| {path.stem} | see benchmarks/RESULTS.md | |")
+    lines += _latency_validation_rows()
     lines += ["", "Generated from `benchmarks/results/*.json` by `make bench` (`benchmarks/run_all.py`); "
               "machine details and every column are in [benchmarks/RESULTS.md](benchmarks/RESULTS.md).", "",
               README_END]

@@ -24,6 +24,9 @@ def _protocol_args(p: argparse.ArgumentParser, defaults: bool) -> None:
     p.add_argument("--timer", choices=("auto", "wall", "thread-cpu"), default=d("auto"),
                    help="CPU clock: auto = thread CPU time with 1 thread (robust on a shared machine), "
                         "else wall clock")
+    p.add_argument("--allocator", choices=("pinned", "default"), default=d("pinned"),
+                   help="pinned (default): large buffers stay in the heap, so times do not depend on the "
+                        "process's allocation history (glibc); default: leave malloc as it is")
     p.add_argument("--no-fold-bn", dest="fold_bn", action="store_false", default=True if defaults else None,
                    help="time BatchNorm as a separate op instead of folding it into the conv")
     p.add_argument("--seed", type=int, default=0, help="seed for inputs and orders")
@@ -87,7 +90,7 @@ def _space(args: argparse.Namespace):
 def _protocol(args: argparse.Namespace, base=None):
     from oneshot.latency.timing import Protocol
 
-    fields = ("device", "threads", "batch", "warmup", "repeats", "timer", "fold_bn", "seed")
+    fields = ("device", "threads", "batch", "warmup", "repeats", "timer", "allocator", "fold_bn", "seed")
     values = {f: getattr(args, f) for f in fields if getattr(args, f, None) is not None}
     if base is not None:
         from dataclasses import replace

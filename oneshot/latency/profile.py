@@ -30,10 +30,10 @@ from oneshot.errors import LUTError
 from oneshot.spaces.layout import LayeredSpace, OpSpec
 
 from .table import Entry, LatencyTable, atomic_write_json, load_table
-from .timing import Protocol, call_timer, clock, environment, prepare, setup_torch, summarise
+from .timing import Protocol, call_timer, clock, environment, gc_paused, prepare, setup_torch, summarise
 
 #: protocol fields that must match for samples or tables to be combined
-_COMPATIBLE = ("device", "threads", "batch", "fold_bn")
+_COMPATIBLE = ("device", "threads", "batch", "fold_bn", "allocator")
 #: fixed architectures timed end-to-end in every round (the first is the reference network)
 CALIBRATION_NETWORKS = 12
 #: offset from the protocol seed to the seeds that draw the calibration architectures
@@ -224,7 +224,7 @@ def measure_chained(space: LayeredSpace, modules: dict[str, Any], x: Any, protoc
                     progress(1)
 
     wanted_set = set(wanted)
-    with torch.inference_mode():
+    with torch.inference_mode(), gc_paused():
         for _ in range(protocol.warmup):
             for arch in covering_architectures(space, rng):
                 run(arch, False)

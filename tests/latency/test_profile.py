@@ -12,7 +12,7 @@ from oneshot.latency import load_table, missing_entries
 from oneshot.latency.pricing import latency_table
 from oneshot.latency.profile import (CALIBRATION_NETWORKS, covering_architectures, partial_path, profile_space, reference_architecture,
                                      space_reference)
-from oneshot.latency.timing import Protocol, fold_batchnorm, summarise
+from oneshot.latency.timing import Protocol, fold_batchnorm, pin_allocator, summarise
 from oneshot.latency.validate import error_stats, fit_correction, spearman, validate_table
 from oneshot.spaces import create_space
 
@@ -126,6 +126,16 @@ def test_fold_batchnorm_keeps_outputs():
         folded = fold_batchnorm(net)(x)
     assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in net.modules())
     torch.testing.assert_close(folded, ref, rtol=1e-4, atol=1e-4)
+
+
+def test_allocator_is_pinned_by_default_and_recorded():
+    import platform
+
+    assert Protocol().allocator == "pinned" and Protocol().to_json()["allocator"] == "pinned"
+    with pytest.raises(ValueError, match="allocator"):
+        Protocol(allocator="jemalloc")
+    if platform.libc_ver()[0] == "glibc":
+        assert pin_allocator() is True
 
 
 def test_protocol_rejects_bad_values():
