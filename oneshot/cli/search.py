@@ -40,6 +40,21 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device", default="cpu", help="torch device of each evaluator (default cpu)")
     p.add_argument("--workers", type=int, default=1, help="Ray actors on this machine (1 = in-process)")
     p.add_argument("--ray-address", default=None, help="join a Ray cluster ('auto' or HOST:PORT)")
+    ray = p.add_argument_group("Ray workers (with --workers N > 1 or --ray-address)")
+    ray.add_argument("--worker-cpus", type=float, default=None, metavar="N",
+                     help="CPUs Ray reserves per worker (default 1)")
+    ray.add_argument("--worker-gpus", type=float, default=None, metavar="N",
+                     help="GPUs per worker, fractions share one GPU (default 0; use with --device cuda)")
+    ray.add_argument("--worker-threads", type=int, default=None, metavar="N",
+                     help="torch intra-op threads in each worker (default 1)")
+    ray.add_argument("--eval-batch", type=int, default=None, metavar="N",
+                     help="architectures sent to a worker per call (default 4)")
+    ray.add_argument("--eval-timeout", type=float, default=None, metavar="SECONDS",
+                     help="seconds one architecture may take before its worker is replaced and it is "
+                          "retried (default 600)")
+    ray.add_argument("--eval-retries", type=int, default=None, metavar="N",
+                     help="retries of an architecture whose evaluation failed or timed out before it is "
+                          "recorded as an error (default 2)")
     p.add_argument("--out", required=True, help="run directory")
     p.add_argument("--resume", action="store_true", help="continue the search in --out")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -60,6 +75,14 @@ def _value(text: str):
         return json.loads(text)
     except ValueError:
         return text
+
+
+def _pool_options(args: argparse.Namespace) -> dict:
+    """The Ray pool options given on the command line (flags left at None are not passed)."""
+    flags = {"cpus_per_worker": args.worker_cpus, "gpus_per_worker": args.worker_gpus,
+             "threads_per_worker": args.worker_threads, "batch_size": args.eval_batch,
+             "timeout_s": args.eval_timeout, "max_retries": args.eval_retries}
+    return {k: v for k, v in flags.items() if v is not None}
 
 
 def run(args: argparse.Namespace) -> int:
@@ -93,6 +116,7 @@ def run(args: argparse.Namespace) -> int:
         objectives=[parse_objective(o) for o in (args.objective or ["accuracy:max"])],
         constraints=[parse_constraint(c) for c in args.constraint], budget=args.budget, seed=args.seed,
         resume=args.resume, workers=args.workers, ray_address=args.ray_address, lut=args.lut,
+        pool_options=_pool_options(args),
         supernet=None if args.benchmark else path, progress=not args.no_progress)
     summary = SearchRun(config).run()
     best = summary.get("best")

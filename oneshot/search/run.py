@@ -55,6 +55,9 @@ class SearchConfig:
     resume: bool = False
     workers: int = 1
     ray_address: str | None = None
+    #: RayEvaluatorPool options (cpus_per_worker, gpus_per_worker, threads_per_worker, batch_size,
+    #: timeout_s, max_retries); only with workers > 1 or a ray_address
+    pool_options: dict[str, Any] = field(default_factory=dict)
     lut: str | None = None
     supernet: str | None = None          # checkpoint path, hashed into the provenance
     progress: bool = True
@@ -67,9 +70,22 @@ class SearchConfig:
             raise ConfigError("give at least one --objective, e.g. accuracy:max")
         if self.workers < 1:
             raise ConfigError(f"--workers must be >= 1, got {self.workers}")
+        unknown = set(self.pool_options) - set(POOL_OPTIONS)
+        if unknown:
+            raise ConfigError(f"unknown Ray pool option(s) {sorted(unknown)}; valid: {', '.join(POOL_OPTIONS)}")
+        if self.pool_options and self.workers == 1 and not self.ray_address:
+            raise ConfigError(f"{', '.join(POOL_OPTIONS[k] for k in sorted(self.pool_options))} set the Ray "
+                              f"workers, but --workers 1 evaluates in this process: add --workers N (N > 1) "
+                              f"or --ray-address")
         names = [o.metric for o in self.objectives]
         if len(set(names)) != len(names):
             raise ConfigError(f"objective metrics repeat: {names}")
+
+
+#: RayEvaluatorPool keyword -> the `oneshot search` flag that sets it
+POOL_OPTIONS = {"cpus_per_worker": "--worker-cpus", "gpus_per_worker": "--worker-gpus",
+                "threads_per_worker": "--worker-threads", "batch_size": "--eval-batch",
+                "timeout_s": "--eval-timeout", "max_retries": "--eval-retries"}
 
 
 def versions() -> dict[str, str]:
@@ -103,7 +119,7 @@ class SearchRun:
             except ImportError as exc:
                 raise ConfigError(f"--workers {c.workers} / --ray-address need the Ray evaluator pool, which "
                                   f"is not available ({exc}); use --workers 1") from None
-            return RayEvaluatorPool(c.evaluator, workers=c.workers, ray_address=c.ray_address)
+            return RayEvaluatorPool(c.evaluator, workers=c.workers, ray_address=c.ray_address, **c.pool_options)
         return c.evaluator.create()
 
     def _cost_table(self, space):
@@ -199,6 +215,7 @@ class SearchRun:
         started = datetime.now(timezone.utc).isoformat(timespec="seconds")
         meta = {"format": FORMAT, "identity": identity, "started": started,
                 "budget": c.budget, "workers": c.workers, "ray_address": c.ray_address,
+                "pool_options": dict(c.pool_options),
                 "evaluator_info": getattr(evaluator, "describe", lambda: {})(),
                 "cost_conventions": getattr(table, "convention", {}), "cost_bounds": bounds,
                 "versions": versions(), "command": " ".join(sys.argv)}

@@ -2,6 +2,8 @@
 retries, duplicates). One local Ray (2 CPUs) is shared by the whole module to keep start-up cheap."""
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -312,3 +314,18 @@ def test_unreachable_cluster_fails_fast_with_the_fix(monkeypatch):
         # what connect_ray does before ray.init(address=...) (called directly: this module's Ray is up)
         _probe(f"127.0.0.1:{free_port()}")  # nothing listens there
     assert time.monotonic() - start < 10
+
+
+def test_search_cli_passes_worker_options_to_the_pool(tmp_path, capsys):
+    """`oneshot search --workers 2 --worker-threads/--eval-batch/--eval-timeout/--eval-retries` reach the
+    Ray pool and are recorded in search.json."""
+    from oneshot.cli.main import main
+
+    out = tmp_path / "s"
+    assert main(["search", "--benchmark", "nas-bench-macro", "--strategy", "random", "--budget", "12",
+                 "--workers", "2", "--worker-threads", "1", "--eval-batch", "3", "--eval-timeout", "120",
+                 "--eval-retries", "1", "--out", str(out), "--no-progress"]) == 0
+    meta = json.loads((out / "search.json").read_text())
+    assert meta["pool_options"] == {"threads_per_worker": 1, "batch_size": 3, "timeout_s": 120.0, "max_retries": 1}
+    info = meta["evaluator_info"]
+    assert (info["pool"], info["batch_size"], info["timeout_s"], info["max_retries"]) == ("ray", 3, 120.0, 1)

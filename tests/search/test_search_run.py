@@ -194,6 +194,13 @@ def test_cli_search_and_errors(tmp_path, capsys):
     assert "unknown metric 'speed'" in capsys.readouterr().err
     assert main(["search", "--benchmark", "nas-bench-macro", "--strategy", "annealing", "--out",
                  str(tmp_path / "z"), "--no-progress"]) == 2
+    # Ray worker flags without Ray workers: one line naming the flags and the fix
+    assert main(["search", "--benchmark", "nas-bench-macro", "--worker-threads", "2", "--eval-retries", "1",
+                 "--out", str(tmp_path / "w"), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "--eval-retries, --worker-threads" in err and "--workers N" in err
+    with pytest.raises(ConfigError, match="unknown Ray pool option"):
+        SearchConfig(EvaluatorSpec("nas-bench-macro"), str(tmp_path / "v"), workers=2, pool_options={"gpus": 1})
 
 
 def test_lut_prices_latency_budgets_and_objective(tmp_path):
