@@ -131,7 +131,7 @@ def profile_space(space: LayeredSpace, out: str | os.PathLike, protocol: Protoco
                 bar.close()
         for sig in wanted:
             s = summarise(samples[sig])
-            table.entries[sig] = Entry(s["ms"], s["std"], s["count"])
+            table.entries[sig] = Entry(s["ms"], s["std"], s["count"], s["median"])
         calibration = _calibration(samples, cal_archs, space, table)
 
     table.provenance = _provenance(table.provenance, space, protocol, proto, calibration)

@@ -1,7 +1,8 @@
 """``LatencyTable``: the one internal form of every latency lookup table, and its JSON file.
 
-A table maps an operator's ``OpSpec.signature()`` to a measured time (``ms``: the median for tables
-profiled here, the published mean for imported ones), its spread and the number of timed runs. Some
+A table maps an operator's ``OpSpec.signature()`` to a measured time (``ms``: the mean for tables
+profiled here, with the median next to it; the published value for imported ones), its spread and
+the number of timed runs. Some
 published models are keyed by *position* instead of by operator (TuNAS's linear model, Single-Path
 NAS's per-layer model, OSNASLib): those go in ``positional`` (slot name -> choice label -> entry) and
 win over the signature entry for that slot. ``constant_ms`` holds fixed costs that no operator
@@ -29,14 +30,19 @@ VERSION = 1
 
 @dataclass(frozen=True)
 class Entry:
-    """One timed operator: ``ms`` (median or published mean), ``std`` (spread), ``count`` (runs)."""
+    """One timed operator: ``ms`` (the value priced: the mean for tables profiled here, the published
+    value for imported ones), ``std`` (spread), ``count`` (runs) and, when profiled here, ``median``."""
 
     ms: float
     std: float = 0.0
     count: int = 0
+    median: float | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {"ms": self.ms, "std": self.std, "count": self.count}
+        data = {"ms": self.ms, "std": self.std, "count": self.count}
+        if self.median is not None:
+            data["median"] = self.median
+        return data
 
     @classmethod
     def from_json(cls, data: Any, where: str) -> "Entry":
@@ -45,7 +51,9 @@ class Entry:
         if not isinstance(data, Mapping) or "ms" not in data:
             raise LUTError(f"latency entry {where!r} must be a number or {{'ms': ..}}, got {data!r}")
         try:
-            return cls(float(data["ms"]), float(data.get("std", 0.0)), int(data.get("count", 0)))
+            median = data.get("median")
+            return cls(float(data["ms"]), float(data.get("std", 0.0)), int(data.get("count", 0)),
+                       None if median is None else float(median))
         except (TypeError, ValueError) as exc:
             raise LUTError(f"latency entry {where!r} has a non-numeric field: {data!r}") from exc
 

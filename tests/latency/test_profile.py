@@ -57,6 +57,8 @@ def test_profile_records_reference_network_and_entries_are_means(tmp_path):
     price = latency_table(space, table).price(np.asarray([arch]))["latency_ms"][0]
     assert price == pytest.approx(ops_sum + record["overhead_ms"], rel=1e-9)
     assert summarise([1.0, 1.0, 1.0, 5.0])["ms"] == pytest.approx(2.0)  # the mean, not the median (1.0)
+    entry = next(iter(load_table(out).entries.values()))
+    assert entry.median is not None and entry.median > 0 and entry.std >= 0  # median and spread kept
 
 
 def test_covering_architectures_use_every_choice(rng):
