@@ -84,6 +84,9 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default=str(HERE / "results" / "eval_throughput.json"))
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
+    from oneshot.allocator import pin_for_evaluation
+
+    allocator = pin_for_evaluation()  # as `oneshot search` and its Ray workers do
 
     with tempfile.TemporaryDirectory() as tmp:
         ckpt = args.supernet or str(Path(tmp) / "supernet.pt")
@@ -153,7 +156,8 @@ def main(argv=None) -> int:
         "command": "python benchmarks/eval_throughput.py " + " ".join(argv if argv is not None else sys.argv[1:]),
         "settings": {"archs": args.archs, "repeats": args.repeats, "calib_images": args.calib_images, "calib_batch": args.calib_batch,
                      "eval_batch": args.eval_batch, "bn_policy": args.bn_policy, "threads": args.threads,
-                     "device": args.device, "weights": "trained checkpoint" if args.supernet else "seeded random init"},
+                     "device": args.device, "weights": "trained checkpoint" if args.supernet else "seeded random init",
+                     "allocator": allocator},
         "summary": summary, "per_arch": rows, "machine": machine_info(),
     }
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)

@@ -44,6 +44,9 @@ class _PoolWorker:
         # Thread caps first: torch and BLAS read these when they are first imported.
         for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
             os.environ[var] = str(threads)
+        from oneshot.allocator import pin_for_evaluation
+
+        self.allocator = pin_for_evaluation()  # a dedicated process: keep activation buffers mapped
         base.register_evaluator(kind, target)  # the driver's registration may live in a module
         self.evaluator = EvaluatorSpec(kind, options).create()  # this process never imported
         if "torch" in sys.modules:
@@ -57,7 +60,8 @@ class _PoolWorker:
         ev = self.evaluator
         describe = getattr(ev, "describe", None)
         return {"space": ev.space, "metric_names": tuple(ev.metric_names), "pid": os.getpid(),
-                "node": ray.util.get_node_ip_address(), "info": describe() if describe else {}}
+                "node": ray.util.get_node_ip_address(), "allocator": self.allocator,
+                "info": describe() if describe else {}}
 
     def _one(self, arch: Architecture) -> Packed:
         start = time.perf_counter()
@@ -170,6 +174,7 @@ class RayEvaluatorPool:
             self.space: SearchSpace = info["space"]
             self.metric_names: tuple[str, ...] = info["metric_names"]
             self._evaluator_info = info.get("info", {})
+            self._worker_allocator = info.get("allocator")
         except BaseException:
             self.close()
             raise
@@ -259,7 +264,8 @@ class RayEvaluatorPool:
         return {"pool": "ray", "workers": self.workers, "batch_size": self.batch_size,
                 "threads_per_worker": self.threads_per_worker, "timeout_s": self.timeout_s,
                 "max_retries": self.max_retries, "evaluator": self.spec.to_json(),
-                "evaluator_info": self._evaluator_info, "ray_version": ray.__version__, "local_ray": self._owns_ray,
+                "evaluator_info": self._evaluator_info, "worker_allocator": self._worker_allocator,
+                "ray_version": ray.__version__, "local_ray": self._owns_ray,
                 "worker_pids": [w.pid for w in self._pool if w.pid is not None],
                 "worker_nodes": sorted({w.node for w in self._pool if w.node}),
                 "stats": dict(self.stats)}

@@ -69,6 +69,12 @@ class SupernetEvaluator:
         n_cal = min(int(calib_images), len(splits.train)) if bn_policy in ("ema", "exact") else 0
         cal_idx = torch.randperm(len(splits.train), generator=g)[:n_cal]
         self._calib = [x for x, _ in splits.train.subset(cal_idx).batches(int(calib_batch), device=self.device)]
+        if self.device.type == "cpu":
+            # train-mode BatchNorm (the recalibration pass) is 3-5x faster on CPU on channels-last
+            # activations than on contiguous NCHW ones (measured: 4.7 vs 16.2 ms for 128x64x32x32);
+            # a channels-last input makes every conv of the pass produce channels-last outputs, which
+            # halved the calibration time here. Scoring stays NCHW (faster for eval-mode layers).
+            self._calib = [x.contiguous(memory_format=torch.channels_last) for x in self._calib]
         val = splits.val if val_images is None else splits.val.subset(torch.arange(min(int(val_images),
                                                                                          len(splits.val))))
         self._val = list(val.batches(int(eval_batch), device=self.device))

@@ -34,16 +34,14 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
+from oneshot.allocator import pin_allocator
+
 #: ``auto`` | ``wall`` (perf_counter) | ``thread-cpu`` (time.thread_time: immune to other processes
 #: preempting ours on a shared machine; exact for single-threaded CPU inference, where CPU time and
 #: latency coincide on a quiet machine)
 TIMERS = ("auto", "wall", "thread-cpu")
 #: ``pinned``: glibc keeps large buffers in the heap (see the module docstring); ``default``: as is
 ALLOCATORS = ("pinned", "default")
-#: glibc mallopt parameters and the values ``pinned`` sets (C ints)
-_MALLOPT = {"M_MMAP_THRESHOLD": (-3, 32 << 20),   # the largest glibc accepts (HEAP_MAX_SIZE / 2)
-            "M_TRIM_THRESHOLD": (-1, 2**31 - 1),  # never give the heap top back to the kernel
-            "M_TOP_PAD": (-2, 256 << 20)}         # grow the heap in large steps
 
 
 @dataclass(frozen=True)
@@ -114,20 +112,6 @@ def device_name(device: str) -> str:
     except OSError:
         pass
     return platform.processor() or platform.machine()
-
-
-def pin_allocator() -> bool:
-    """Keep large buffers in glibc's heap (``mallopt``); False where the C library is not glibc."""
-    import ctypes
-    import ctypes.util
-
-    try:
-        mallopt = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").mallopt
-    except (OSError, AttributeError):
-        return False
-    mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
-    # mallopt returns 1 on success; musl and others accept the call and return 0
-    return all(mallopt(param, value) == 1 for param, value in _MALLOPT.values())
 
 
 def setup_torch(protocol: Protocol) -> None:

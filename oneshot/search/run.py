@@ -188,7 +188,11 @@ class SearchRun:
 
     # --------------------------------------------------------------- run
     def run(self) -> dict[str, Any]:
-        c = self.config
+        from oneshot.allocator import pin_for_evaluation
+
+        # evaluation in this process (and priced batches) allocate the same large buffers over and
+        # over: keep them mapped (oneshot/allocator.py); ONESHOT_ALLOCATOR=default opts out
+        self._allocator = pin_for_evaluation()
         self.evaluator = evaluator = self._make_evaluator()
         try:
             return self._run(evaluator)
@@ -213,7 +217,7 @@ class SearchRun:
         identity = self._identity(space)
         state = self._prepare_dir(identity)
         started = datetime.now(timezone.utc).isoformat(timespec="seconds")
-        meta = {"format": FORMAT, "identity": identity, "started": started,
+        meta = {"format": FORMAT, "identity": identity, "started": started, "allocator": self._allocator,
                 "budget": c.budget, "workers": c.workers, "ray_address": c.ray_address,
                 "pool_options": dict(c.pool_options),
                 "evaluator_info": getattr(evaluator, "describe", lambda: {})(),

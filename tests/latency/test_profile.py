@@ -12,7 +12,8 @@ from oneshot.latency import load_table, missing_entries
 from oneshot.latency.pricing import latency_table
 from oneshot.latency.profile import (CALIBRATION_NETWORKS, covering_architectures, partial_path, profile_space, reference_architecture,
                                      space_reference)
-from oneshot.latency.timing import Protocol, fold_batchnorm, pin_allocator, summarise
+from oneshot.allocator import pin_allocator
+from oneshot.latency.timing import Protocol, fold_batchnorm, summarise
 from oneshot.latency.validate import error_stats, fit_correction, spearman, validate_table
 from oneshot.spaces import create_space
 

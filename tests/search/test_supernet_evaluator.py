@@ -85,7 +85,8 @@ def test_exact_policy_is_the_average_over_the_calibration_subset(checkpoint):
     h.remove()
     x = acts["x"]
     assert torch.allclose(first_bn.running_mean, x.mean(dim=(0, 2, 3)), atol=1e-5)
-    assert torch.allclose(first_bn.running_var, x.var(dim=(0, 2, 3), unbiased=True), atol=1e-4)
+    # rtol: the calibration pass runs channels-last on CPU, so sums are taken in another order
+    assert torch.allclose(first_bn.running_var, x.var(dim=(0, 2, 3), unbiased=True), rtol=1e-4, atol=1e-4)
 
 
 def test_spec_creates_it_and_bad_options_explain(checkpoint):
