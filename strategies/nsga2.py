@@ -72,11 +72,7 @@ def _pymoo_parts(strategy: "NSGA2"):
             shift = np.where(counts[None, :] > 1, shift, 0)
             return np.where(flip, (X + shift) % counts[None, :], X)
 
-    # dimensions with identical choice lists: swapping their values moves an operator to another
-    # position and keeps the multiset of operators (and so roughly the cost)
-    labels = [d.choices for d in space.dimensions]
-    partners = [np.asarray([j for j in range(len(labels)) if j != i and labels[j] == labels[i]], dtype=np.int64)
-                for i in range(len(labels))]
+    partners = strategy._partners
 
     class NeighbourMutation(Mutation):
         """Change exactly one random gene to a different choice (a step to an encoding neighbour) or,
@@ -214,9 +210,10 @@ class NSGA2(Strategy):
             raise ValueError(f"prescreen must be in [0, 1], got {prescreen}")
         self.prescreen = float(prescreen)
         labels = [dim.choices for dim in self.space.dimensions]
-        # dimensions with identical choice lists (a swap moves an operator to another position)
-        self._partners = [[j for j in range(len(labels)) if j != i and labels[j] == labels[i]]
-                          for i in range(len(labels))]
+        # dimensions with identical choice lists: swapping their values moves an operator to another
+        # position and keeps the multiset of operators (and so roughly the cost)
+        self._partners = [np.asarray([j for j in range(len(labels)) if j != i and labels[j] == labels[i]],
+                                     dtype=np.int64) for i in range(len(labels))]
         self._algorithm = _pymoo_parts(self)
         self._pending = None       # the pymoo population returned by the last ask
         self._log: list[dict[str, list]] = []
@@ -311,10 +308,10 @@ class NSGA2(Strategy):
         guided = self.prescreen > 0 and self._surrogate is not None and rng.random() < self.prescreen
         if guided:
             rows = np.vstack([self._neighbours(x), self._swaps(x)])
-        elif self.swap_prob > 0 and rng.random() < self.swap_prob and len(self._swaps(x)):
-            rows = self._swaps(x)
         else:
-            rows = self._neighbours(x)
+            rows = self._swaps(x) if self.swap_prob > 0 and rng.random() < self.swap_prob else None
+            if rows is None or not len(rows):  # no swap drawn, or nothing to swap
+                rows = self._neighbours(x)
         pick = self._first_new(rows, rng, taken, guided)
         movable = int((self.space.choice_counts > 1).sum())
         radius = 2

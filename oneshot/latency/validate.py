@@ -27,13 +27,9 @@ from oneshot.atomic import atomic_savefig
 from oneshot.spaces.layout import LayeredSpace
 
 from .pricing import latency_table
-from .profile import build_timed, space_reference
+from .profile import REFERENCE, build_timed, space_reference
 from .table import LatencyTable, atomic_write_json, load_table
 from .timing import Protocol, environment, measure_interleaved, setup_torch
-
-
-#: key of the reference network among the timed calls (never a canonical architecture key)
-REFERENCE_CALL = "@reference"
 
 
 def protocol_from_table(table: LatencyTable, **overrides: Any) -> Protocol:
@@ -109,7 +105,7 @@ def validate_table(space: LayeredSpace, lut_path: str | os.PathLike, n: int = 30
     nets = {space.key(a): build_timed(space, a, protocol) for a in archs}
     reference = space_reference(lut, space)
     if reference is not None:
-        nets[REFERENCE_CALL] = build_timed(space, reference["arch"], protocol)
+        nets[REFERENCE] = build_timed(space, reference["arch"], protocol)
     calls = {k: (lambda m=m: m(x)) for k, m in nets.items()}
     bar = None
     if progress:
@@ -124,7 +120,7 @@ def validate_table(space: LayeredSpace, lut_path: str | os.PathLike, n: int = 30
     measured = np.array([np.median(samples[space.key(a)]) for a in archs])
     drift = None
     if reference is not None:
-        now_ms = float(np.median(samples[REFERENCE_CALL]))
+        now_ms = float(np.median(samples[REFERENCE]))
         drift = {"reference_ms_at_profile": float(reference["ms"]), "reference_ms_now": now_ms,
                  "speed_ratio": now_ms / float(reference["ms"])}
 
