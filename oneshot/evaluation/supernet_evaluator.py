@@ -18,10 +18,16 @@ BN policies (recorded in search.json):
 Deterministic: fixed batches, a reset before every calibration, no randomness at scoring time, so
 the same architecture scores the same whatever was evaluated before. Results are cached by
 canonical key (equivalent encodings are scored once).
+
+Batches of architectures are scored by the prefix-sharing engine (``prefix_engine.PrefixEngine``):
+one walk over the trie of their module paths computes every shared prefix once, with bitwise the
+same scores as scoring them one at a time (``engine=False``, the reference path kept for tests and
+the throughput benchmark).
 """
 from __future__ import annotations
 
-from typing import Any, Sequence
+import time
+from typing import Any, Iterable, Iterator, Sequence
 
 import torch
 from torch import nn
@@ -31,6 +37,7 @@ from oneshot.spaces.core import Architecture
 
 from .base import EvaluationResult
 from .base import evaluate_one as _evaluate_one
+from .prefix_engine import PrefixEngine, default_cache_mb
 
 BN_POLICIES = ("ema", "exact", "train-mode", "none")
 _BN = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)
@@ -43,7 +50,8 @@ class SupernetEvaluator:
 
     def __init__(self, checkpoint: str, bn_policy: str = "exact", calib_images: int = 1024, calib_batch: int = 128,
                  val_images: int | None = None, eval_batch: int = 256, device: str = "cpu", seed: int = 0,
-                 data: str | None = None, threads: int | None = None):
+                 data: str | None = None, threads: int | None = None, engine: bool = True,
+                 score_cache_mb: float | None = None, chunk: int = 256):
         if bn_policy not in BN_POLICIES:
             raise ConfigError(f"unknown BN policy {bn_policy!r}; valid: {', '.join(BN_POLICIES)}")
         for name, value in (("calib_batch", calib_batch), ("eval_batch", eval_batch)):
@@ -80,11 +88,20 @@ class SupernetEvaluator:
         self._val = list(val.batches(int(eval_batch), device=self.device))
         self._n_val = len(val)
         self._cache: dict[str, dict[str, float]] = {}
+        if score_cache_mb is not None and float(score_cache_mb) < 0:
+            raise ConfigError(f"--score-cache-mb must be >= 0, got {score_cache_mb}")
+        if int(chunk) < 1:
+            raise ConfigError(f"chunk must be >= 1, got {chunk}")
+        cache_mb = default_cache_mb() if score_cache_mb is None else float(score_cache_mb)
+        self._chunk = int(chunk)
+        self._engine = (PrefixEngine(self.supernet, self._calib, self._val, bn_policy, cache_mb)
+                        if engine else None)
         self._info = {"kind": "supernet", "checkpoint": str(checkpoint), "checkpoint_sha256": file_sha256(checkpoint, length=64),
                       "bn_policy": bn_policy, "calib_images": n_cal, "calib_batch": int(calib_batch),
                       "calib_seed": int(seed), "val_images": self._n_val, "eval_batch": int(eval_batch),
                       "device": str(self.device), "data": meta["data"], "space": self.space.name,
-                      "checkpoint_versions": meta.get("versions", {})}
+                      "checkpoint_versions": meta.get("versions", {}),
+                      "engine": "prefix" if engine else "plain", "score_cache_mb": cache_mb if engine else 0}
 
     def describe(self) -> dict[str, Any]:
         """Provenance for search.json: policy, subset sizes, checkpoint hash, data split."""
@@ -144,15 +161,59 @@ class SupernetEvaluator:
         return dict(self._cache[key])
 
     def evaluate(self, archs: Sequence[Sequence[int]]) -> list[EvaluationResult]:
-        return [self.evaluate_one(a) for a in archs]
+        """Results in the order of ``archs``."""
+        archs = list(archs)
+        by_index: dict[int, EvaluationResult] = {}
+        for i, res in self._scored(archs):
+            by_index[i] = res
+        return [by_index[i] for i in range(len(archs))]
+
+    def evaluate_stream(self, archs: Iterable[Sequence[int]]) -> Iterator[EvaluationResult]:
+        """Results as each chunk of the prefix walk finishes (architectures sorted so chunks share prefixes)."""
+        for _, res in self._scored(list(archs)):
+            yield res
+
+    def _scored(self, archs: list[Sequence[int]]) -> Iterator[tuple[int, EvaluationResult]]:
+        if self._engine is None:
+            for i, a in enumerate(archs):
+                yield i, self.evaluate_one(a)
+            return
+        todo: dict[str, list[tuple[int, Architecture]]] = {}
+        for i, a in enumerate(archs):
+            res = _evaluate_one(self.space, a, lambda arch, key: {})  # validation and key only
+            if not res.ok:
+                yield i, res
+            elif res.key in self._cache:
+                yield i, EvaluationResult(res.arch, res.key, dict(self._cache[res.key]), 0.0)
+            else:
+                todo.setdefault(res.key, []).append((i, res.arch))
+        keys = sorted(todo, key=lambda k: tuple(todo[k][0][1]))  # neighbours in the trie side by side
+        for start in range(0, len(keys), self._chunk):
+            chunk = keys[start:start + self._chunk]
+            t0 = time.perf_counter()
+            try:
+                scores = self._engine.score([todo[k][0][1] for k in chunk])
+            except Exception:  # noqa: BLE001 - find the architecture that fails, one at a time
+                for k in chunk:
+                    for i, arch in todo[k]:
+                        yield i, self.evaluate_one(arch)
+                continue
+            seconds = (time.perf_counter() - t0) / len(chunk)
+            for k, metrics in zip(chunk, scores):
+                self._cache[k] = metrics
+                for i, arch in todo[k]:
+                    yield i, EvaluationResult(arch, k, dict(metrics), seconds)
 
     def close(self) -> None:
         self._calib, self._val = [], []
+        if self._engine is not None and self._engine.cache is not None:
+            self._engine.cache.clear()
 
 
-def create(checkpoint: str, bn_policy: str = "ema", calib_images: int = 1024, calib_batch: int = 128,
+def create(checkpoint: str, bn_policy: str = "exact", calib_images: int = 1024, calib_batch: int = 128,
            val_images: int | None = None, eval_batch: int = 256, device: str = "cpu", seed: int = 0,
-           data: str | None = None, threads: int | None = None) -> SupernetEvaluator:
+           data: str | None = None, threads: int | None = None, engine: bool = True,
+           score_cache_mb: float | None = None) -> SupernetEvaluator:
     """Factory registered as evaluator kind ``supernet``."""
     return SupernetEvaluator(checkpoint, bn_policy, calib_images, calib_batch, val_images, eval_batch, device,
-                             seed, data, threads)
+                             seed, data, threads, engine, score_cache_mb)
