@@ -58,3 +58,46 @@ def ranking_summary(proxy: Sequence[float], truth: Sequence[float], ks: Sequence
         if k <= len(p):
             out[f"top{k}_precision"] = top_k_precision(p, t, k)
     return out
+
+
+def top_fraction_precision(proxy: Sequence[float], truth: Sequence[float], fraction: float = 0.1) -> float:
+    """``top_k_precision`` with ``k`` = ``fraction`` of the architectures (at least 1)."""
+    if not 0 < fraction <= 1:
+        raise ValueError(f"fraction must be in (0, 1], got {fraction}")
+    return top_k_precision(proxy, truth, max(1, int(round(fraction * len(proxy)))))
+
+
+def within_cost_quantiles(proxy: Sequence[float], truth: Sequence[float], cost: Sequence[float],
+                          quantiles: int = 5) -> list[float]:
+    """Kendall tau inside each of ``quantiles`` equal-count cost groups, cheapest first.
+
+    A budgeted search chooses among networks of similar cost, where a proxy that only tracks cost
+    (MACs itself) has little to go on: this is the order that decides what such a search returns.
+    """
+    p, t = _pair(proxy, truth)
+    c = np.asarray(cost, dtype=float)
+    if c.shape != p.shape:
+        raise ValueError(f"cost must have the proxy's shape {p.shape}, got {c.shape}")
+    order = np.argsort(c, kind="stable")
+    import warnings
+
+    out = []
+    for group in np.array_split(order, quantiles):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            out.append(kendall_tau(p[group], t[group]) if len(group) >= 2 else float("nan"))
+    return out
+
+
+def decision_regret(picks: dict[float, float], truth_best: dict[float, float]) -> dict[float, float]:
+    """Points of true accuracy lost per budget: best reachable minus what was picked."""
+    return {b: float(truth_best[b] - picks[b]) for b in picks}
+
+
+def pick_under_budget(score: Sequence[float], cost: Sequence[float], budget: float) -> int | None:
+    """Index of the highest-scoring member whose cost fits ``budget`` (first on ties); None if none fits."""
+    s, c = np.asarray(score, dtype=float), np.asarray(cost, dtype=float)
+    fits = np.flatnonzero(c <= budget)
+    if not len(fits):
+        return None
+    return int(fits[np.argmax(s[fits])])
