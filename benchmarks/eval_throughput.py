@@ -1,6 +1,12 @@
 """Frozen-supernet evaluator throughput vs. its floor, on real CIFAR-10 images.
 
     python benchmarks/eval_throughput.py [--archs 16] [--calib-images 256] [--supernet PATH]
+    python benchmarks/eval_throughput.py --engine     # prefix-sharing engine vs the plain evaluator
+
+With ``--engine`` the script instead measures the prefix-sharing engine against the per-architecture
+evaluator (``benchmarks/engine_compare.py``): exhaustive NAS-Bench-Macro scoring, a 300-evaluation
+NSGA-II search and proxylessnas at 224 px, each a ratio of CPU time measured in one run, and writes
+``results/engine_throughput.json``.
 
 The evaluator scores an architecture by BN recalibration (``ema``: reset + forward the calibration
 batches in train mode) and a validation pass. The floor is the least any evaluator must do: a plain
@@ -81,8 +87,32 @@ def main(argv=None) -> int:
     ap.add_argument("--repeats", type=int, default=2, help="timings per architecture; the fastest counts")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--out", default=str(HERE / "results" / "eval_throughput.json"))
+    ap.add_argument("--out", default=None, help="result JSON (default results/eval_throughput.json, "
+                                                 "or results/engine_throughput.json with --engine)")
+    eng = ap.add_argument_group("--engine: prefix-sharing engine vs plain evaluator")
+    eng.add_argument("--engine", action="store_true", help="run the engine comparison instead")
+    eng.add_argument("--val-images", type=int, default=None, help="validation images (default all 466)")
+    eng.add_argument("--plain-sample", type=int, default=40, help="networks the plain evaluator scores (default 40)")
+    eng.add_argument("--search-budget", type=int, default=300, help="evaluations of the NSGA-II search (default 300)")
+    eng.add_argument("--proxyless-images", type=int, default=64, help="calibration and validation images at 224 px")
+    eng.add_argument("--proxyless-batches", type=int, default=2, help="batches of 16 at 224 px (default 2)")
     args = ap.parse_args(argv)
+    if args.engine:
+        from engine_compare import run as run_engine
+
+        result = run_engine(args)
+        print(f"{'workload':<58}{'engine/plain (CPU)':>20}{'target':>8}  identical")
+        for r in result["rows"]:
+            same = r.get("identical_scores", r.get("identical_histories"))
+            print(f"{r['workload']:<58}{r['speedup_cpu']:>19.2f}x{r['target']:>7.1f}x  {same}")
+        result.update({"command": "python benchmarks/eval_throughput.py "
+                                  + " ".join(argv if argv is not None else sys.argv[1:]),
+                       "machine": machine_info()})
+        out = Path(args.out or HERE / "results" / "engine_throughput.json")
+        out.write_text(json.dumps(result, indent=1))
+        print(f"wrote {out}")
+        return 0
+    args.out = args.out or str(HERE / "results" / "eval_throughput.json")
     torch.set_num_threads(args.threads)
     from oneshot.allocator import pin_for_evaluation
 

@@ -26,6 +26,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--train-seed", type=int, default=None, help="seed of the stand-alone trainings")
     p.add_argument("--calib-images", type=int, default=1024, help="BN calibration images (default 1024)")
     p.add_argument("--val-images", type=int, default=None, help="validation images for supernet scores (all)")
+    p.add_argument("--score-cache-mb", type=float, default=None, metavar="MB",
+                   help="prefix-activation cache of the scoring engine (default: a quarter of free memory, "
+                        "at most 4096; 0 turns it off)")
     p.add_argument("--workers", type=int, default=1, help="Ray actors training stand-alone in parallel")
     p.add_argument("--ray-address", default=None, help="join a Ray cluster ('auto' or HOST:PORT)")
     p.add_argument("--device", default="cpu", help="torch device (default cpu)")
@@ -44,18 +47,28 @@ def run(args: argparse.Namespace) -> int:
                         bn_policies=tuple(dict.fromkeys(args.bn_policy or ["exact"])), benchmark=args.benchmark,
                         seed=args.seed, workers=args.workers, ray_address=args.ray_address,
                         calib_images=args.calib_images, val_images=args.val_images, device=args.device,
-                        standalone=recipe, progress=not args.no_progress)
+                        standalone=recipe, progress=not args.no_progress, score_cache_mb=args.score_cache_mb)
     report = run_ranking(cfg)
     truth = "NAS-Bench-Macro" if args.benchmark else "stand-alone training"
     print(f"ranking of {args.n} architectures against {truth}:")
-    print(f"{'proxy':<22}{'Kendall tau':>12}{'Spearman rho':>14}{'top-5 prec':>12}{'top-10 prec':>12}")
+    print(f"{'proxy':<22}{'Kendall tau':>12}{'Spearman rho':>14}{'top-5 prec':>12}{'top-10 prec':>12}"
+          f"  tau in MACs quintiles (low..high)")
     for proxy, s in report["summary"].items():
         if "kendall_tau" not in s:
             print(f"{proxy:<22}  {s.get('error', 'n/a')}")
             continue
         flag = (f"  (only {s['distinct_proxy_values']} distinct scores: mostly ties, do not trust tau)"
                 if s.get("distinct_proxy_values", s["n"]) < s["n"] / 2 else "")
+        quint = " ".join(f"{x:5.2f}" for x in s.get("tau_in_macs_quintiles", []))
         print(f"{proxy:<22}{s['kendall_tau']:>12.3f}{s['spearman_rho']:>14.3f}"
-              f"{s.get('top5_precision', float('nan')):>12.2f}{s.get('top10_precision', float('nan')):>12.2f}{flag}")
+              f"{s.get('top5_precision', float('nan')):>12.2f}{s.get('top10_precision', float('nan')):>12.2f}"
+              f"  {quint}{flag}")
+    regrets = {p: s["regret_within_ranked"] for p, s in report["summary"].items() if s.get("regret_within_ranked")}
+    if regrets:
+        budgets = list(next(iter(regrets.values())))
+        print(f"decision regret within the ranked architectures (points of truth lost by trusting the proxy):")
+        print(f"{'proxy':<22}" + "".join(f"{b:>10}" for b in budgets))
+        for proxy, r in regrets.items():
+            print(f"{proxy:<22}" + "".join(f"{r.get(b, float('nan')):>10.2f}" for b in budgets))
     print(f"report: {args.out}/ranking.json   plot: {args.out}/ranking.png")
     return 0

@@ -37,6 +37,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--calib-batch", type=int, default=128, help="calibration batch size (default 128)")
     p.add_argument("--val-images", type=int, default=None,
                    help="validation images to score on (default: the whole validation split)")
+    p.add_argument("--score-cache-mb", type=float, default=None, metavar="MB",
+                   help="cache of shared prefix activations of the scoring engine, per evaluator (default: a "
+                        "quarter of free memory, at most 4096; 0 turns it off; scores do not depend on it)")
     p.add_argument("--device", default="cpu", help="torch device of each evaluator (default cpu)")
     p.add_argument("--workers", type=int, default=1, help="Ray actors on this machine (1 = in-process)")
     p.add_argument("--ray-address", default=None, help="join a Ray cluster ('auto' or HOST:PORT)")
@@ -111,6 +114,8 @@ def run(args: argparse.Namespace) -> int:
                                           "calib_images": args.calib_images, "calib_batch": args.calib_batch,
                                           "val_images": args.val_images, "device": args.device,
                                           "seed": args.seed})
+        if args.score_cache_mb is not None:
+            spec.options["score_cache_mb"] = args.score_cache_mb
     config = SearchConfig(
         evaluator=spec, out=args.out, strategy=args.strategy, strategy_params=params,
         objectives=[parse_objective(o) for o in (args.objective or ["accuracy:max"])],

@@ -59,6 +59,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         p.add_argument(flag, dest=dest, type=typ, default=None, help=text)
     for name, dest, text in _FLAGS:
         p.add_argument(f"--{name}", dest=dest, action=argparse.BooleanOptionalAction, default=None, help=text)
+    few = p.add_argument_group("few-shot supernet (Zhao et al. 2021): after training, split on one dimension")
+    few.add_argument("--split", metavar="DIM", default=None,
+                     help="dimension name (or index) to split on, e.g. l0: one sub-supernet per choice, each "
+                          "fine-tuned from the trained weights with that choice fixed; writes OUT/few_shot.json, "
+                          "which search and eval-ranking take as --supernet")
+    few.add_argument("--split-epochs", type=int, default=None, metavar="E",
+                     help="fine-tuning epochs of each sub-supernet (default: a tenth of --epochs, at least 1)")
+    few.add_argument("--split-lr", type=float, default=None, metavar="LR",
+                     help="peak lr of the fine-tuning (default: the run's --lr)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
     p.add_argument("--stop-after", type=int, default=None, metavar="N",
                    help="stop this invocation after N epochs (preemptible jobs; continue with --resume)")
@@ -101,8 +110,33 @@ def collect_config(args: argparse.Namespace) -> tuple[dict, set[str]]:
 def run(args: argparse.Namespace) -> int:
     from oneshot.training import TrainConfig, train_supernet
 
+    from oneshot.errors import ConfigError
+
     values, explicit = collect_config(args)
     config = TrainConfig.from_dict(values)
-    train_supernet(config, args.out, resume=args.resume, explicit=explicit, stop_after=args.stop_after)
+    if args.split is None and (args.split_epochs is not None or args.split_lr is not None):
+        raise ConfigError("--split-epochs / --split-lr fine-tune a few-shot split: add --split DIM")
+    if args.split_epochs is not None and args.split_epochs < 1:
+        raise ConfigError(f"--split-epochs must be >= 1, got {args.split_epochs}")
+    if args.split_lr is not None and args.split_lr <= 0:
+        raise ConfigError(f"--split-lr must be > 0, got {args.split_lr}")
+    if args.split is not None and not args.resume:  # check the dimension before hours of training
+        from oneshot.training.few_shot import resolve_dimension
+        from oneshot.training.loop import build_space
+        from oneshot.data import parse_spec
+
+        resolve_dimension(build_space(TrainConfig.from_dict(values), parse_spec(config.data)[0])[0], args.split)
+    result = train_supernet(config, args.out, resume=args.resume, explicit=explicit, stop_after=args.stop_after)
+    if args.split is not None:
+        from oneshot.checkpoint import load_checkpoint
+        from oneshot.training.few_shot import train_few_shot
+
+        planned = int(load_checkpoint(result.checkpoint)["config"]["epochs"])
+        if result.epochs_done < planned:
+            print(f"few-shot split waits until the {planned} epochs are done (--resume with --split)")
+            return 0
+        epochs = args.split_epochs or max(1, round(planned / 10))
+        train_few_shot(result.checkpoint, args.out, args.split, epochs, lr=args.split_lr,
+                       progress=config.progress)
     return 0
 

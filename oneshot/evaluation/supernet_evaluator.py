@@ -65,8 +65,19 @@ class SupernetEvaluator:
         from oneshot.data import load_data_from_info
 
         self.device = torch.device(device)
-        self.supernet, meta = load_supernet(checkpoint, self.device)
-        self.supernet.eval()
+        self._split_dim: int | None = None
+        from oneshot.training.few_shot import is_manifest, load_manifest
+
+        if is_manifest(checkpoint):  # a few-shot supernet: one sub-supernet per choice of one dimension
+            manifest = load_manifest(checkpoint)
+            self._split_dim = int(manifest["split_dim"])
+            self._nets = {k: load_supernet(path, self.device)[0].eval() for k, path in manifest["supernets"].items()}
+            _, meta = load_supernet(manifest["base"], "cpu")
+            self.supernet = self._nets[min(self._nets)]
+        else:
+            self.supernet, meta = load_supernet(checkpoint, self.device)
+            self.supernet.eval()
+            self._nets = {0: self.supernet}
         self.space = self.supernet.space
         if "data" not in meta:
             raise ConfigError(f"checkpoint {checkpoint} records no data splits; it was not written by "
@@ -94,22 +105,28 @@ class SupernetEvaluator:
             raise ConfigError(f"chunk must be >= 1, got {chunk}")
         cache_mb = default_cache_mb() if score_cache_mb is None else float(score_cache_mb)
         self._chunk = int(chunk)
-        self._engine = (PrefixEngine(self.supernet, self._calib, self._val, bn_policy, cache_mb)
-                        if engine else None)
+        self._engines = ({k: PrefixEngine(net, self._calib, self._val, bn_policy, cache_mb / len(self._nets))
+                          for k, net in self._nets.items()} if engine else {})
+        self._engine = self._engines.get(min(self._nets)) if engine else None
         self._info = {"kind": "supernet", "checkpoint": str(checkpoint), "checkpoint_sha256": file_sha256(checkpoint, length=64),
                       "bn_policy": bn_policy, "calib_images": n_cal, "calib_batch": int(calib_batch),
                       "calib_seed": int(seed), "val_images": self._n_val, "eval_batch": int(eval_batch),
                       "device": str(self.device), "data": meta["data"], "space": self.space.name,
                       "checkpoint_versions": meta.get("versions", {}),
-                      "engine": "prefix" if engine else "plain", "score_cache_mb": cache_mb if engine else 0}
+                      "engine": "prefix" if engine else "plain", "score_cache_mb": cache_mb if engine else 0,
+                      "few_shot_split_dim": self._split_dim}
 
     def describe(self) -> dict[str, Any]:
         """Provenance for search.json: policy, subset sizes, checkpoint hash, data split."""
         return dict(self._info)
 
     # ------------------------------------------------------------ scoring
+    def _net(self, arch: Sequence[int]) -> nn.Module:
+        """The supernet that scores ``arch`` (its sub-supernet, for a few-shot supernet)."""
+        return self.supernet if self._split_dim is None else self._nets[int(arch[self._split_dim])]
+
     def _path_bns(self, arch: Architecture) -> list[nn.modules.batchnorm._BatchNorm]:
-        return [m for mod in self.supernet.path_modules(arch) for m in mod.modules() if isinstance(m, _BN)]
+        return [m for mod in self._net(arch).path_modules(arch) for m in mod.modules() if isinstance(m, _BN)]
 
     @torch.no_grad()
     def _calibrate(self, arch: Architecture, bns) -> None:
@@ -121,7 +138,7 @@ class SupernetEvaluator:
             bn.train()
         try:
             for x in self._calib:
-                self.supernet(x, arch)
+                self._net(arch)(x, arch)
         finally:
             for bn, m in zip(bns, momenta):
                 bn.momentum = m
@@ -137,7 +154,7 @@ class SupernetEvaluator:
         correct, loss_sum = 0, 0.0
         try:
             for x, y in self._val:
-                logits = self.supernet(x, arch)
+                logits = self._net(arch)(x, arch)
                 loss_sum += float(nn.functional.cross_entropy(logits, y, reduction="sum"))
                 correct += int((logits.argmax(dim=1) == y).sum())
         finally:
@@ -192,7 +209,7 @@ class SupernetEvaluator:
             chunk = keys[start:start + self._chunk]
             t0 = time.perf_counter()
             try:
-                scores = self._engine.score([todo[k][0][1] for k in chunk])
+                scores = self._engine_score([todo[k][0][1] for k in chunk])
             except Exception:  # noqa: BLE001 - find the architecture that fails, one at a time
                 for k in chunk:
                     for i, arch in todo[k]:
@@ -204,10 +221,22 @@ class SupernetEvaluator:
                 for i, arch in todo[k]:
                     yield i, EvaluationResult(arch, k, dict(metrics), seconds)
 
+    def _engine_score(self, archs: list[Architecture]) -> list[dict[str, float]]:
+        if self._split_dim is None:
+            return self._engine.score(archs)
+        from oneshot.training.few_shot import route
+
+        out: list[dict[str, float]] = [{} for _ in archs]
+        for choice, idx in route(archs, self._split_dim).items():
+            for i, metrics in zip(idx, self._engines[choice].score([archs[i] for i in idx])):
+                out[i] = metrics
+        return out
+
     def close(self) -> None:
         self._calib, self._val = [], []
-        if self._engine is not None and self._engine.cache is not None:
-            self._engine.cache.clear()
+        for engine in self._engines.values():
+            if engine.cache is not None:
+                engine.cache.clear()
 
 
 def create(checkpoint: str, bn_policy: str = "exact", calib_images: int = 1024, calib_batch: int = 128,

@@ -277,6 +277,9 @@ class SearchRun:
                 position = {tuple(batch[i]): i for i in todo}
                 by_key = {keys[i]: i for i in todo}
                 new = 0
+                # a whole generation at once, neighbours in the prefix trie side by side: the scoring
+                # engine (and each Ray worker's share of it) computes a shared prefix once
+                todo.sort(key=lambda i: tuple(int(v) for v in batch[i]))
                 for result in stream_results(evaluator, [batch[i] for i in todo]):
                     i = position.get(tuple(int(v) for v in result.arch))
                     if i is None:  # an evaluator may answer with an equivalent encoding
