@@ -68,14 +68,15 @@ def _oneshot(args: list[str], log: Path) -> float:
 def train(name: str, flags: str, work: Path, data: Path, seed: int) -> tuple[Path, float]:
     """Train (or resume, or reuse) the supernet of one recipe; returns its checkpoint and CPU seconds."""
     out = work / f"supernet-{name}"
-    ckpt = out / "supernet.pt"
+    manifest = out / "few_shot.json"
+    ckpt = manifest if "--split" in flags else out / "supernet.pt"
     done = out / "DONE"
     timing = out / "cpu_seconds.json"
     spent = json.loads(timing.read_text())["cpu_seconds"] if timing.is_file() else 0.0
     if not done.is_file():
         args = ["train-supernet", "--space", "nas-bench-macro", "--data", f"npz:{data}", "--seed", str(seed),
                 "--out", str(out), "--no-progress", *shlex.split(flags)]
-        if ckpt.is_file():
+        if (out / "supernet.pt").is_file():
             args.append("--resume")
         spent += _oneshot(args, work / f"train-{name}.log")
         atomic_write_json(timing, {"cpu_seconds": spent})
@@ -107,19 +108,20 @@ def sample_keys(all_keys: list[str], n: int, seed: int) -> list[str]:
 
 
 def score(ckpt: Path, archs: dict[str, list[int]], cache: Path, bn_policy: str, calib_images: int,
-          seed: int) -> tuple[dict[str, dict[str, float]], float]:
+          seed: int, train_images: int = 0) -> tuple[dict[str, dict[str, float]], float]:
     """Supernet accuracy and loss of every architecture (cached on disk per checkpoint and setting)."""
     from oneshot.checkpoint import file_sha256
     from oneshot.evaluation.supernet_evaluator import SupernetEvaluator
 
     tag = {"checkpoint_sha256": file_sha256(ckpt, length=64), "bn_policy": bn_policy,
-           "calib_images": calib_images, "seed": seed}
+           "calib_images": calib_images, "seed": seed, "score_train_images": train_images}
     stored = json.loads(cache.read_text()) if cache.is_file() else {}
     if stored.get("tag") != tag:
         stored = {"tag": tag, "scores": {}, "cpu_seconds": 0.0}
     todo = [k for k in archs if k not in stored["scores"]]
     if todo:
-        ev = SupernetEvaluator(str(ckpt), bn_policy=bn_policy, calib_images=calib_images, seed=seed)
+        ev = SupernetEvaluator(str(ckpt), bn_policy=bn_policy, calib_images=calib_images, seed=seed,
+                               score_train_images=train_images)
         from tqdm import tqdm
 
         t0 = time.process_time()
@@ -158,13 +160,15 @@ def ranking_numbers(keys: list[str], scores: dict[str, dict[str, float]], truth:
 
 
 def search(name: str, ckpt: Path, work: Path, budget: int, seed: int, bn_policy: str,
-           calib_images: int) -> tuple[Path, float]:
-    out = work / f"search-{name}-s{seed}"
+           calib_images: int, metric: str = "accuracy", train_images: int = 0) -> tuple[Path, float]:
+    out = work / f"search-{name}-{metric}-t{train_images}-c{calib_images}-s{seed}"
     if (out / "pareto.csv").is_file() and (out / "DONE").is_file():
         return out, json.loads((out / "DONE").read_text())["cpu_seconds"]
-    args = ["search", "--supernet", str(ckpt), "--strategy", "nsga2", "--objective", "accuracy:max",
+    goal = "max" if metric == "accuracy" else "min"
+    args = ["search", "--supernet", str(ckpt), "--strategy", "nsga2", "--objective", f"{metric}:{goal}",
             "--objective", "macs:min", "--budget", str(budget), "--seed", str(seed), "--bn-policy", bn_policy,
-            "--calib-images", str(calib_images), "--out", str(out), "--no-progress"]
+            "--calib-images", str(calib_images), "--score-train-images", str(train_images),
+            "--out", str(out), "--no-progress"]
     if (out / "search.json").is_file():
         args.append("--resume")
     spent = _oneshot(args, work / f"search-{name}.log")
@@ -184,7 +188,8 @@ def regret(run: Path, truth: dict, metric: str = "accuracy") -> dict[str, Any]:
     all_macs = {k: v[2] for k, v in truth.items()}
     out: dict[str, Any] = {}
     for b in BUDGETS:
-        i = pick_under_budget([float(r[metric]) for r in front], [float(r["macs"]) for r in front], b)
+        sign = 1.0 if metric == "accuracy" else -1.0  # lower loss ranks higher
+        i = pick_under_budget([sign * float(r[metric]) for r in front], [float(r["macs"]) for r in front], b)
         fits = [k for k in all_t if all_macs[k] <= b]
         best = max(all_t[k] for k in fits)
         most = max(all_macs[k] for k in fits)
@@ -247,6 +252,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--bn-policy", default="exact", help="BN policy of the supernet scores (default exact)")
     ap.add_argument("--calib-images", type=int, default=1024, help="BN calibration images (default 1024)")
     ap.add_argument("--search-budget", type=int, default=300, help="NSGA-II evaluations (0 = no search)")
+    ap.add_argument("--search-metric", choices=("accuracy", "loss"), default="accuracy",
+                    help="supernet score the search maximises (accuracy) or minimises (loss) next to MACs")
+    ap.add_argument("--score-train-images", type=int, default=0,
+                    help="also score on this many training images (default 0: validation split only)")
     ap.add_argument("--data", type=Path, default=DATA, help="npz of the CIFAR-10 subset")
     ap.add_argument("--work", type=Path, default=Path("runs/bench-ranking-nbm"), help="work directory")
     ap.add_argument("--results", type=Path, default=HERE / "results" / "ranking_nbm.json")
@@ -269,19 +278,25 @@ def main(argv: list[str] | None = None) -> int:
         results = {}
     results.update({"benchmark": "ranking_nbm", "n": len(keys), "sample_seed": args.sample_seed,
                     "seed": args.seed, "bn_policy": args.bn_policy, "calib_images": args.calib_images,
+                    "score_train_images": args.score_train_images, "search_metric": args.search_metric,
                     "search_budget": args.search_budget, "machine": machine_info()})
     results.setdefault("recipes", {})
     for name, flags in recipes.items():
         ckpt, train_s = train(name, flags, args.work, args.data, args.seed)
-        scores, score_s = score(ckpt, archs, args.work / f"scores-{name}.json", args.bn_policy,
-                                args.calib_images, args.seed)
+        scores, score_s = score(ckpt, archs, args.work / f"scores-{name}-t{args.score_train_images}"
+                                f"-c{args.calib_images}.json", args.bn_policy, args.calib_images, args.seed,
+                                args.score_train_images)
         rec: dict[str, Any] = {"flags": flags, "train_cpu_s": train_s, "score_cpu_s": score_s,
+                               "settings": {"calib_images": args.calib_images, "bn_policy": args.bn_policy,
+                                            "score_train_images": args.score_train_images,
+                                            "search_metric": args.search_metric},
                                "ranking": ranking_numbers(keys, scores, truth)}
         if args.search_budget > 0:
             run, search_s = search(name, ckpt, args.work, args.search_budget, args.seed, args.bn_policy,
-                                   args.calib_images)
-            rec.update({"search_cpu_s": search_s, "regret": regret(run, truth)})
-        results["recipes"][name] = rec
+                                   args.calib_images, args.search_metric, args.score_train_images)
+            rec.update({"search_cpu_s": search_s, "regret": regret(run, truth, args.search_metric)})
+        results["recipes"][f"{name} [{args.search_metric}, +{args.score_train_images} train img, "
+                           f"calib {args.calib_images}]"] = rec
         atomic_write_json(args.results, results)  # after every recipe: a long run keeps what it has
     print_table(results)
     print(f"wrote {args.results}")

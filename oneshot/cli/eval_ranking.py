@@ -26,6 +26,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--train-seed", type=int, default=None, help="seed of the stand-alone trainings")
     p.add_argument("--calib-images", type=int, default=1024, help="BN calibration images (default 1024)")
     p.add_argument("--val-images", type=int, default=None, help="validation images for supernet scores (all)")
+    p.add_argument("--score-train-images", type=int, default=0, metavar="N",
+                   help="also score on N training images (a larger, paired sample for ranking; default 0)")
     p.add_argument("--score-cache-mb", type=float, default=None, metavar="MB",
                    help="prefix-activation cache of the scoring engine (default: a quarter of free memory, "
                         "at most 4096; 0 turns it off)")
@@ -47,7 +49,8 @@ def run(args: argparse.Namespace) -> int:
                         bn_policies=tuple(dict.fromkeys(args.bn_policy or ["exact"])), benchmark=args.benchmark,
                         seed=args.seed, workers=args.workers, ray_address=args.ray_address,
                         calib_images=args.calib_images, val_images=args.val_images, device=args.device,
-                        standalone=recipe, progress=not args.no_progress, score_cache_mb=args.score_cache_mb)
+                        standalone=recipe, progress=not args.no_progress, score_cache_mb=args.score_cache_mb,
+                        score_train_images=args.score_train_images)
     report = run_ranking(cfg)
     truth = "NAS-Bench-Macro" if args.benchmark else "stand-alone training"
     print(f"ranking of {args.n} architectures against {truth}:")

@@ -37,6 +37,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--calib-batch", type=int, default=128, help="calibration batch size (default 128)")
     p.add_argument("--val-images", type=int, default=None,
                    help="validation images to score on (default: the whole validation split)")
+    p.add_argument("--score-train-images", type=int, default=None, metavar="N",
+                   help="also score on N training images (a larger, paired sample for ranking; default 0)")
     p.add_argument("--score-cache-mb", type=float, default=None, metavar="MB",
                    help="cache of shared prefix activations of the scoring engine, per evaluator (default: a "
                         "quarter of free memory, at most 4096; 0 turns it off; scores do not depend on it)")
@@ -116,6 +118,8 @@ def run(args: argparse.Namespace) -> int:
                                           "seed": args.seed})
         if args.score_cache_mb is not None:
             spec.options["score_cache_mb"] = args.score_cache_mb
+        if args.score_train_images:
+            spec.options["score_train_images"] = args.score_train_images
     config = SearchConfig(
         evaluator=spec, out=args.out, strategy=args.strategy, strategy_params=params,
         objectives=[parse_objective(o) for o in (args.objective or ["accuracy:max"])],

@@ -7,15 +7,20 @@ and biases included. This is NAS-Bench-Macro's and most NAS papers' "FLOPs".
 """
 from __future__ import annotations
 
+import json
 from functools import lru_cache
+from pathlib import Path
+from typing import Any
 
-import torch
-from torch import nn
-
-from oneshot.spaces.blocks import make_op
 from oneshot.spaces.layout import LayeredSpace, OpSpec
 
 from .table import CostTable
+
+#: signature -> [macs, params] of every operator of the built-in spaces (default options and 32 px),
+#: counted by ``op_cost`` and packaged so that pricing a built-in space imports no torch (a tabular
+#: search or ``arch-info`` starts in a fraction of a second). Regenerate with
+#: ``python -m oneshot.costs.counting``; a test recounts every entry.
+PACKAGED_COUNTS = Path(__file__).resolve().parent.parent / "data" / "op_costs.json"
 
 CONVENTION = {
     "macs": "multiply-accumulates of Conv2d and Linear layers only, batch 1 (what NAS papers call FLOPs)",
@@ -23,8 +28,11 @@ CONVENTION = {
 }
 
 
-def count_macs(module: nn.Module, input_shape: tuple[int, ...]) -> int:
+def count_macs(module: Any, input_shape: tuple[int, ...]) -> int:
     """Conv2d + Linear multiply-accumulates of one forward pass on a zero tensor of ``input_shape``."""
+    import torch
+    from torch import nn
+
     total = 0
 
     def conv_hook(m: nn.Conv2d, _inp, out) -> None:
@@ -59,13 +67,54 @@ def op_input_shape(op: OpSpec) -> tuple[int, ...]:
 
 @lru_cache(maxsize=4096)
 def op_cost(op: OpSpec) -> dict[str, float]:
-    """MACs and params of one operator (cached: identical operators are counted once)."""
+    """MACs and params of one operator, counted on the built module (cached: identical operators
+    are counted once)."""
+    from oneshot.spaces.blocks import make_op
+
     module = make_op(op)
     return {"macs": float(count_macs(module, op_input_shape(op))),
             "params": float(sum(p.numel() for p in module.parameters()))}
 
 
+@lru_cache(maxsize=1)
+def packaged_counts() -> dict[str, list[float]]:
+    try:
+        return json.loads(PACKAGED_COUNTS.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def known_op_cost(op: OpSpec) -> dict[str, float]:
+    """``op_cost`` from the packaged counts when the operator is there (no torch), else counted."""
+    hit = packaged_counts().get(op.signature())
+    if hit is not None:
+        return {"macs": float(hit[0]), "params": float(hit[1])}
+    return op_cost(op)
+
+
 def flops_params_table(space: LayeredSpace) -> CostTable:
-    """The exact MACs/params table of ``space``: each distinct operator is built and counted once."""
-    costs = {op: op_cost(op) for op in space.distinct_ops()}
+    """The exact MACs/params table of ``space``: each distinct operator is counted once."""
+    costs = {op: known_op_cost(op) for op in space.distinct_ops()}
     return CostTable(space, costs, ("macs", "params"), CONVENTION)
+
+
+def builtin_counts() -> dict[str, list[float]]:
+    """Count every operator of every built-in space (default options, and 32 px where it can vary)."""
+    from oneshot.spaces import create_space, list_spaces, space_options
+
+    out: dict[str, list[float]] = {}
+    for name in list_spaces():
+        variants = [{}] + ([{"resolution": 32}] if "resolution" in space_options(name) else [])
+        for options in variants:
+            for op in create_space(name, **options).distinct_ops():
+                c = op_cost(op)
+                out[op.signature()] = [c["macs"], c["params"]]
+    return dict(sorted(out.items()))
+
+
+if __name__ == "__main__":  # regenerate the packaged counts
+    from oneshot.atomic import atomic_write_text
+
+    counts = builtin_counts()
+    atomic_write_text(PACKAGED_COUNTS, json.dumps(counts, indent=0) + "\n")
+    print(f"wrote {len(counts)} operator counts to {PACKAGED_COUNTS}")

@@ -53,6 +53,7 @@ class RankingConfig:
     progress: bool = True
     budgets_macs: tuple[float, ...] | None = None  # decision regret under these MACs budgets (None: per benchmark)
     score_cache_mb: float | None = None     # prefix cache of the scoring engine (None: from free memory)
+    score_train_images: int = 0             # also score on this many training images (ranking sample)
 
     def validate(self) -> "RankingConfig":
         from oneshot.errors import ConfigError
@@ -192,7 +193,8 @@ def run_ranking(cfg: RankingConfig) -> dict[str, Any]:
         spec = EvaluatorSpec("supernet", {"checkpoint": str(Path(cfg.supernet).resolve()), "bn_policy": policy,
                                           "calib_images": cfg.calib_images, "val_images": cfg.val_images,
                                           "device": cfg.device, "seed": cfg.seed,
-                                          "score_cache_mb": cfg.score_cache_mb})
+                                          "score_cache_mb": cfg.score_cache_mb,
+                                          "score_train_images": cfg.score_train_images})
         evaluator = spec.create()
         try:
             results = _score(evaluator, archs, f"supernet ({policy})", cfg.progress)
