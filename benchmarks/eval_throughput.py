@@ -4,7 +4,7 @@
     python benchmarks/eval_throughput.py --engine     # prefix-sharing engine vs the plain evaluator
 
 With ``--engine`` the script instead measures the prefix-sharing engine against the per-architecture
-evaluator (``benchmarks/engine_compare.py``): exhaustive NAS-Bench-Macro scoring, a 300-evaluation
+evaluator (``benchmarks/_engine_compare.py``): exhaustive NAS-Bench-Macro scoring, a 300-evaluation
 NSGA-II search and proxylessnas at 224 px, each a ratio of CPU time measured in one run, and writes
 ``results/engine_throughput.json``.
 
@@ -98,7 +98,7 @@ def main(argv=None) -> int:
     eng.add_argument("--proxyless-batches", type=int, default=2, help="batches of 16 at 224 px (default 2)")
     args = ap.parse_args(argv)
     if args.engine:
-        from engine_compare import run as run_engine
+        from _engine_compare import run as run_engine
 
         result = run_engine(args)
         print(f"{'workload':<58}{'engine/plain (CPU)':>20}{'target':>8}  identical")

@@ -147,9 +147,13 @@ def ranking_numbers(keys: list[str], scores: dict[str, dict[str, float]], truth:
     keys = [k for k in keys if k in scores]
     t = np.array([truth[k][1] for k in keys])
     macs = np.array([truth[k][2] for k in keys])
-    proxies = {"supernet accuracy": np.array([scores[k]["accuracy"] for k in keys]),
-               "supernet -loss": -np.array([scores[k]["loss"] for k in keys]),
-               "MACs": macs, "params": np.array([truth[k][3] for k in keys])}
+    first = scores[keys[0]]
+    held = "val_" if "val_loss" in first else ""  # with training images scored too, val_* is held out
+    proxies = {"supernet accuracy (val)": np.array([scores[k][f"{held}accuracy"] for k in keys]),
+               "supernet -loss (val)": -np.array([scores[k][f"{held}loss"] for k in keys])}
+    if held:
+        proxies["supernet -loss (val+train)"] = -np.array([scores[k]["loss"] for k in keys])
+    proxies.update({"MACs": macs, "params": np.array([truth[k][3] for k in keys])})
     out = {}
     for name, p in proxies.items():
         out[name] = {"kendall_tau": kendall_tau(p, t), "spearman_rho": spearman_rho(p, t),
@@ -205,8 +209,9 @@ def regret(run: Path, truth: dict, metric: str = "accuracy") -> dict[str, Any]:
     if len(keys) >= 3:
         t = [all_t[k] for k in keys]
         out["tau_among_evaluated"] = {
-            "supernet accuracy": kendall_tau([float(r["accuracy"]) for r in history], t),
-            "supernet -loss": kendall_tau([-float(r["loss"]) for r in history], t),
+            "supernet accuracy (val)": kendall_tau([float(r.get("val_accuracy") or r["accuracy"])
+                                                    for r in history], t),
+            "supernet -loss (search metric)": kendall_tau([-float(r["loss"]) for r in history], t),
             "MACs": kendall_tau([all_macs[k] for k in keys], t)}
     return out
 

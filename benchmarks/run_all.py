@@ -187,6 +187,26 @@ def _headlines(name: str, data: dict[str, Any]) -> list[str]:
         for r in data.get("pool", []):
             rows.append(f"| Ray pool, {r['workers']} worker(s) of 1 thread | {r['archs_per_s']:.1f} archs/s, speedup "
                         f"{r['speedup_vs_1_worker']:.2f} | CPU-normalised efficiency {r['cpu_normalised_efficiency']:.2f} |")
+    elif name == "engine_throughput":
+        for r in data.get("rows", []):
+            same = r.get("identical_scores", r.get("identical_histories"))
+            rows.append(f"| scoring engine vs plain evaluator, {r['workload']} | {r['speedup_cpu']:.2f}x CPU time "
+                        f"(target >= {r['target']}x) | identical scores: {same} |")
+    elif name == "ranking_nbm":
+        macs = None
+        for recipe, rec in data.get("recipes", {}).items():
+            ranking = rec.get("ranking", {})
+            macs = ranking.get("MACs", macs)
+            best = max((p for p in ranking if p.startswith("supernet")),
+                       key=lambda p: ranking[p]["kendall_tau"], default=None)
+            if best is None:
+                continue
+            regret = rec.get("regret") or {}
+            reg = " / ".join(f"{regret[b]['regret']:.2f}" for b in ("30M", "45M", "60M") if b in regret)
+            rows.append(f"| NAS-Bench-Macro ranking (n={ranking[best]['n']}), {recipe}, {best} | Kendall tau "
+                        f"{ranking[best]['kendall_tau']:.3f} (MACs {ranking['MACs']['kendall_tau']:.3f}) | "
+                        f"top-10 % precision {ranking[best]['top10pct_precision']:.2f}"
+                        + (f"; regret {reg} points at 30/45/60M MACs" if reg else "") + " |")
     elif name == "ranking":
         for r in data.get("rows", []):
             rows.append(f"| ranking: {r['proxy']} (n={r['n']}) | Kendall tau {r['kendall_tau']:.2f} | "

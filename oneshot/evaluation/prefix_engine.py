@@ -119,12 +119,21 @@ class PrefixEngine:
     """
 
     def __init__(self, supernet: nn.Module, calib: Sequence[torch.Tensor],
-                 val: Sequence[tuple[torch.Tensor, torch.Tensor]], policy: str, cache_mb: float = 0):
+                 val: Sequence[tuple[torch.Tensor, torch.Tensor]], policy: str, cache_mb: float = 0,
+                 groups: Sequence[str | None] | None = None):
         self.supernet = supernet
         self.calib = list(calib) if policy in ("ema", "exact") else []
         self.val = list(val)
         self.policy = policy
         self.n_val = sum(int(y.numel()) for _, y in self.val)
+        # optional name per scoring batch: batches of group g also give g_accuracy / g_loss
+        self.groups = list(groups) if groups is not None else [None] * len(self.val)
+        if len(self.groups) != len(self.val):
+            raise ValueError(f"groups names {len(self.groups)} batches, there are {len(self.val)}")
+        self.group_sizes: dict[str, int] = {}
+        for g, (_, y) in zip(self.groups, self.val):
+            if g is not None:
+                self.group_sizes[g] = self.group_sizes.get(g, 0) + int(y.numel())
         self.cache = PrefixCache(cache_mb) if cache_mb > 0 else None
         self.module_runs = 0  # module forwards on one image batch, for the benchmark's accounting
 
@@ -243,19 +252,30 @@ class PrefixEngine:
                         pass
             correct = [0] * len(archs)
             loss = [0.0] * len(archs)
+            by_group = {g: ([0] * len(archs), [0.0] * len(archs)) for g in self.group_sizes}
             for b, (x, y) in enumerate(self.val):
+                group = by_group.get(self.groups[b])
                 for node, logits in self._walk(root, x, b, bn_of, calib=False):
                     batch_loss = float(nn.functional.cross_entropy(logits, y, reduction="sum"))
                     batch_correct = int((logits.argmax(dim=1) == y).sum())
                     for i in node.leaves:
                         loss[i] += batch_loss
                         correct[i] += batch_correct
+                        if group is not None:
+                            group[0][i] += batch_correct
+                            group[1][i] += batch_loss
         finally:
             for bn, m in momenta.items():
                 bn.momentum = m
         self._retain(nodes)
         n = max(self.n_val, 1)
-        return [{"accuracy": 100.0 * c / n, "loss": s / n} for c, s in zip(correct, loss)]
+        out = [{"accuracy": 100.0 * c / n, "loss": s / n} for c, s in zip(correct, loss)]
+        for g, (g_correct, g_loss) in by_group.items():
+            size = self.group_sizes[g]
+            for i, metrics in enumerate(out):
+                metrics[f"{g}_accuracy"] = 100.0 * g_correct[i] / size
+                metrics[f"{g}_loss"] = g_loss[i] / size
+        return out
 
     @staticmethod
     def _computed(root: _Node) -> list[_Node]:

@@ -110,8 +110,15 @@ class SupernetEvaluator:
             g2 = torch.Generator().manual_seed(int(seed) + 7919)
             idx = torch.randperm(len(splits.train), generator=g2)[:int(score_train_images)]
             extra = splits.train.subset(idx)
+            n_val_batches = len(self._val)
             self._val += list(extra.batches(int(eval_batch), device=self.device))
             self._n_val += len(extra)
+            # the held-out part is still reported on its own (val_accuracy, val_loss)
+            groups = ["val"] * n_val_batches + [None] * (len(self._val) - n_val_batches)
+            self.metric_names = ("accuracy", "loss", "val_accuracy", "val_loss")
+        else:
+            groups = None
+        self._groups = groups
         self._cache: dict[str, dict[str, float]] = {}
         if score_cache_mb is not None and float(score_cache_mb) < 0:
             raise ConfigError(f"--score-cache-mb must be >= 0, got {score_cache_mb}")
@@ -119,7 +126,8 @@ class SupernetEvaluator:
             raise ConfigError(f"chunk must be >= 1, got {chunk}")
         cache_mb = default_cache_mb() if score_cache_mb is None else float(score_cache_mb)
         self._chunk = int(chunk)
-        self._engines = ({k: PrefixEngine(net, self._calib, self._val, bn_policy, cache_mb / len(self._nets))
+        self._engines = ({k: PrefixEngine(net, self._calib, self._val, bn_policy, cache_mb / len(self._nets),
+                                          groups=groups)
                           for k, net in self._nets.items()} if engine else {})
         self._engine = self._engines.get(min(self._nets)) if engine else None
         self._info = {"kind": "supernet", "checkpoint": str(checkpoint), "checkpoint_sha256": file_sha256(checkpoint, length=64),
@@ -167,11 +175,17 @@ class SupernetEvaluator:
             for bn in bns:
                 bn.train()
         correct, loss_sum = 0, 0.0
+        held_correct, held_loss, held_n = 0, 0.0, 0
         try:
-            for x, y in self._val:
+            for b, (x, y) in enumerate(self._val):
                 logits = self._net(arch)(x, arch)
-                loss_sum += float(nn.functional.cross_entropy(logits, y, reduction="sum"))
-                correct += int((logits.argmax(dim=1) == y).sum())
+                batch_loss = float(nn.functional.cross_entropy(logits, y, reduction="sum"))
+                batch_correct = int((logits.argmax(dim=1) == y).sum())
+                loss_sum += batch_loss
+                correct += batch_correct
+                if self._groups is not None and self._groups[b] == "val":
+                    held_correct, held_loss, held_n = held_correct + batch_correct, held_loss + batch_loss, \
+                        held_n + int(y.numel())
         finally:
             if saved is not None:
                 for bn, (m, v, n) in zip(bns, saved):
@@ -179,7 +193,10 @@ class SupernetEvaluator:
                     bn.running_var.copy_(v)
                     bn.num_batches_tracked.copy_(n)
                     bn.eval()
-        return {"accuracy": 100.0 * correct / max(self._n_val, 1), "loss": loss_sum / max(self._n_val, 1)}
+        out = {"accuracy": 100.0 * correct / max(self._n_val, 1), "loss": loss_sum / max(self._n_val, 1)}
+        if self._groups is not None:
+            out.update(val_accuracy=100.0 * held_correct / held_n, val_loss=held_loss / held_n)
+        return out
 
     def evaluate_one(self, arch: Sequence[int]) -> EvaluationResult:
         return _evaluate_one(self.space, arch, self._cached_score)

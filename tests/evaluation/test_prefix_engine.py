@@ -137,3 +137,20 @@ def test_empty_and_invalid_architectures(tmp_path, one_thread):
     res = ev.evaluate([[99] * len(good), good, good])
     assert not res[0].ok and res[1].ok and res[2].metrics == res[1].metrics
     assert isinstance(ev._engine, PrefixEngine)
+
+
+def test_training_images_in_the_score_and_the_held_out_part_alone(tmp_path, one_thread):
+    ckpt = _checkpoint(tmp_path, "nas-bench-macro")
+    kw = dict(bn_policy="exact", calib_images=32, calib_batch=16, val_images=32, eval_batch=16)
+    base = SupernetEvaluator(ckpt, **kw)
+    more = SupernetEvaluator(ckpt, score_train_images=48, **kw)
+    plain = SupernetEvaluator(ckpt, score_train_images=48, engine=False, **kw)
+    assert more.metric_names == ("accuracy", "loss", "val_accuracy", "val_loss")
+    archs = _archs(base.space, 4, seed=5)
+    got = [r.metrics for r in more.evaluate(archs)]
+    assert got == [r.metrics for r in plain.evaluate(archs)]
+    for b, g in zip(base.evaluate(archs), got):
+        assert b.metrics["accuracy"] == g["val_accuracy"] and b.metrics["loss"] == g["val_loss"]
+    assert more.describe()["score_train_images"] == 48 and more.describe()["val_images"] == 32
+    with pytest.raises(Exception, match="val-images"):
+        SupernetEvaluator(ckpt, val_images=0)

@@ -29,12 +29,17 @@ def test_benchmark_truth_report(tmp_path, capsys):
     space = create_space("nas-bench-macro")
     ckpt = _checkpoint(tmp_path / "sn.pt", space, "digits", 32)
     out = tmp_path / "rank"
-    assert main(["eval-ranking", "--supernet", str(ckpt), "--n", "6", "--benchmark", "nas-bench-macro",
+    assert main(["eval-ranking", "--supernet", str(ckpt), "--n", "12", "--benchmark", "nas-bench-macro",
                  "--calib-images", "32", "--val-images", "32", "--out", str(out), "--no-progress"]) == 0
     printed = capsys.readouterr().out
     assert "macs" in printed and "supernet_exact" in printed  # exact is the default BN policy
     report = json.loads((out / "ranking.json").read_text())
-    assert report["truth"] == "nas-bench-macro" and len(report["architectures"]) == 6
+    assert report["truth"] == "nas-bench-macro" and len(report["architectures"]) == 12
+    # within-MACs-quintile taus and the decision regret at the benchmark's budgets, for every proxy
+    assert len(report["summary"]["macs"]["tau_in_macs_quintiles"]) == 5
+    assert set(report["summary"]["supernet_exact"]["regret_within_ranked"]) <= {"30M", "45M", "60M"}
+    assert all(v >= 0 for v in report["summary"]["macs"]["regret_within_ranked"].values())
+    assert "supernet_exact_loss" in report["summary"] and "decision regret" in printed
     # NAS-Bench-Macro accuracy grows with MACs on the stratified sample: the MACs proxy ranks well
     assert report["summary"]["macs"]["kendall_tau"] > 0.3
     assert (out / "ranking.png").stat().st_size > 1000 and (out / "ranking.csv").exists()

@@ -50,3 +50,19 @@ def test_stratified_sample_spans_the_cost_range_and_is_deterministic():
     assert macs.min() < lo + 0.15 * (hi - lo) and macs.max() > hi - 0.15 * (hi - lo)
     random_macs = table.price(space.sample_matrix(np.random.default_rng(0), 20))["macs"]
     assert np.ptp(macs) > np.ptp(random_macs)
+
+
+def test_quintiles_top_fraction_and_budget_picks():
+    import numpy as np
+
+    from oneshot.ranking.metrics import pick_under_budget, top_fraction_precision, within_cost_quantiles
+
+    truth = np.arange(20, dtype=float)
+    cost = np.arange(20, dtype=float)[::-1]  # cheapest are the best: a cost proxy is reversed
+    taus = within_cost_quantiles(truth, truth, cost, 5)
+    assert len(taus) == 5 and all(t == 1.0 for t in taus)
+    assert all(t == -1.0 for t in within_cost_quantiles(-truth, truth, cost, 5))
+    assert top_fraction_precision(truth, truth, 0.1) == 1.0
+    assert top_fraction_precision(-truth, truth, 0.1) == 0.0
+    assert pick_under_budget([1, 5, 3], [10, 30, 20], 25) == 2
+    assert pick_under_budget([1, 5, 3], [10, 30, 20], 5) is None
