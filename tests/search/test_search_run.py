@@ -275,3 +275,31 @@ def test_evaluator_never_sees_over_budget_or_known_architectures(tmp_path, strat
     assert (costs["macs"] <= 40e6).all() and (costs["params"] <= 1.5e6).all()
     rejected = read_csv(tmp_path / "run" / "rejected.csv")
     assert rejected and not ({r["key"] for r in rejected} & set(keys))
+
+
+class _BatchSpy(_Spy):
+    """Records each call's whole batch on one line (an evaluator that takes generations at once)."""
+
+    def evaluate_stream(self, archs):
+        archs = list(archs)
+        with open(self.log, "a") as fh:
+            fh.write(",".join(self.space.encoding_key(a) for a in archs) + "\n")
+        yield from self.inner.evaluate(archs)
+
+
+def make_batch_spy(log: str) -> _BatchSpy:
+    return _BatchSpy(log)
+
+
+def test_whole_generations_reach_the_evaluator_sorted_by_encoding(tmp_path):
+    from oneshot.evaluation import register_evaluator
+
+    register_evaluator("batch-spy-nbm", "tests.search.test_search_run:make_batch_spy")
+    log = tmp_path / "batches.txt"
+    spec = EvaluatorSpec("batch-spy-nbm", {"log": str(log)})
+    SearchRun(SearchConfig(spec, str(tmp_path / "run"), strategy="nsga2", strategy_params={"pop_size": 8},
+                           objectives=OBJ, budget=40, progress=False)).run()
+    batches = [line.split(",") for line in log.read_text().split()]
+    assert sum(len(b) for b in batches) == 40 and max(len(b) for b in batches) > 1
+    # neighbours in the prefix trie side by side: the scoring engine shares their prefixes
+    assert all(b == sorted(b) for b in batches)
