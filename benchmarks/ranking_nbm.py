@@ -302,7 +302,13 @@ def main(argv: list[str] | None = None) -> int:
             rec.update({"search_cpu_s": search_s, "regret": regret(run, truth, args.search_metric)})
         results["recipes"][f"{name} [{args.search_metric}, +{args.score_train_images} train img, "
                            f"calib {args.calib_images}]"] = rec
-        atomic_write_json(args.results, results)  # after every recipe: a long run keeps what it has
+        # after every recipe, a long run keeps what it has; merged with the file as it is now, so
+        # several invocations (one per recipe, in parallel) add up instead of overwriting each other
+        if args.results.is_file():
+            now = json.loads(args.results.read_text())
+            if now.get("n") == results["n"] and now.get("sample_seed") == results["sample_seed"]:
+                results["recipes"] = {**now.get("recipes", {}), **results["recipes"]}
+        atomic_write_json(args.results, results)
     print_table(results)
     print(f"wrote {args.results}")
     return 0
