@@ -196,6 +196,12 @@ class NSGA2(Strategy):
         self.offspring = int(offspring) if offspring else self.pop_size
         if self.offspring < 1:
             raise ValueError(f"offspring must be >= 1, got {offspring}")
+        if not 0.0 <= float(crossover_prob) <= 1.0:
+            raise ValueError(f"crossover_prob must be in [0, 1], got {crossover_prob}")
+        if mutation_prob is not None and not 0.0 <= float(mutation_prob) <= 1.0:
+            raise ValueError(f"mutation_prob must be in [0, 1] (or None for 1/genes), got {mutation_prob}")
+        if int(max_attempts) < 1:
+            raise ValueError(f"max_attempts must be >= 1, got {max_attempts}")
         self.crossover_prob = float(crossover_prob)
         self.mutation_prob = None if mutation_prob is None else float(mutation_prob)
         self.max_attempts = int(max_attempts)

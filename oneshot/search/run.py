@@ -213,6 +213,14 @@ class SearchRun:
                                                                   if o.metric == "latency_ms" else ""))
         bounds = table.bounds()
         check_budgets(c.constraints, bounds, space.name)
+        # the strategy (and so every -p parameter) is checked before anything is written: a bad
+        # parameter must not leave a search.json that refuses the corrected command
+        problem = Problem(space, len(c.objectives),
+                          constraints=(lambda m: self._violations(table, m)) if c.constraints else None,
+                          constraint_names=tuple(str(k) for k in c.constraints),
+                          best_achievable=best_achievable(c.constraints, bounds),
+                          observer=self._rejected_observer(table, space) if c.constraints else None)
+        strategy = create_strategy(c.strategy, problem, seed=c.seed, **c.strategy_params)
 
         identity = self._identity(space)
         state = self._prepare_dir(identity)
@@ -229,12 +237,6 @@ class SearchRun:
             meta["resumed"] = prev.get("resumed", []) + [started]
         atomic_write_json(self.out / "search.json", meta)
 
-        problem = Problem(space, len(c.objectives),
-                          constraints=(lambda m: self._violations(table, m)) if c.constraints else None,
-                          constraint_names=tuple(str(k) for k in c.constraints),
-                          best_achievable=best_achievable(c.constraints, bounds),
-                          observer=self._rejected_observer(table, space) if c.constraints else None)
-        strategy = create_strategy(c.strategy, problem, seed=c.seed, **c.strategy_params)
         generation = 0
         if state is not None:
             try:

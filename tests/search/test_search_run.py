@@ -303,3 +303,15 @@ def test_whole_generations_reach_the_evaluator_sorted_by_encoding(tmp_path):
     assert sum(len(b) for b in batches) == 40 and max(len(b) for b in batches) > 1
     # neighbours in the prefix trie side by side: the scoring engine shares their prefixes
     assert all(b == sorted(b) for b in batches)
+
+
+def test_bad_strategy_parameter_writes_nothing_and_the_corrected_command_runs(tmp_path, capsys):
+    from oneshot.cli.main import main
+
+    out = tmp_path / "run"
+    assert main(["search", "--benchmark", "nas-bench-macro", "-p", "pop_size=0", "--budget", "4",
+                 "--out", str(out), "--no-progress"]) == 2
+    assert "pop_size must be >= 2" in capsys.readouterr().err
+    assert not out.exists() or not any(out.iterdir())
+    assert main(["search", "--benchmark", "nas-bench-macro", "--budget", "4", "--out", str(out),
+                 "--no-progress"]) == 0

@@ -213,3 +213,11 @@ def test_nsga2_surrogate_is_exact_for_additive_costs_and_ranks_moves(space):
 def test_nsga2_rejects_bad_prescreen(space):
     with pytest.raises(ValueError, match="prescreen"):
         create_strategy("nsga2", Problem(space, 2), prescreen=1.5)
+
+
+@pytest.mark.parametrize("bad", [{"crossover_prob": 5}, {"crossover_prob": -0.1}, {"mutation_prob": 1.5},
+                                 {"max_attempts": 0}, {"swap_prob": 2}, {"prescreen": -1}])
+def test_nsga2_probabilities_out_of_range_are_refused(space, bad):
+    key, value = next(iter(bad.items()))
+    with pytest.raises(ValueError, match=f"{key} must be"):
+        create_strategy("nsga2", problem(space), **bad)
