@@ -109,8 +109,31 @@ class LatencyTable:
         positional = {str(s): {str(lab): Entry.from_json(e, f"{s}/{lab}") for lab, e in row.items()}
                       for s, row in (data.get("positional") or {}).items()}
         correction = data.get("correction")
-        return cls(entries, positional, float(data.get("constant_ms", 0.0)),
-                   dict(data.get("provenance") or {}), dict(correction) if correction else None)
+        table = cls(entries, positional, float(data.get("constant_ms", 0.0)),
+                    dict(data.get("provenance") or {}), dict(correction) if correction else None)
+        table.check_values(source)
+        return table
+
+    def check_values(self, source: str = "<table>") -> None:
+        """Refuse a value no measurement can have, naming it: NaN or infinite anywhere, a negative
+        operator time or constant. Positional entries may be negative (TuNAS's linear model has
+        negative coefficients), but must be finite."""
+        import math
+
+        def bad(where: str, value: float, allow_negative: bool = False) -> None:
+            if not math.isfinite(value):
+                raise LUTError(f"{source}: latency of {where} is {value}; every entry must be a finite number "
+                               f"of ms (re-profile or fix the table)")
+            if value < 0 and not allow_negative:
+                raise LUTError(f"{source}: latency of {where} is negative ({value} ms); an operator cannot "
+                               f"take negative time (re-profile or fix the table)")
+
+        for key, entry in self.entries.items():
+            bad(key, entry.ms)
+        for slot, row in self.positional.items():
+            for label, entry in row.items():
+                bad(f"{slot}/{label}", entry.ms, allow_negative=True)
+        bad("the constant part", self.constant_ms)
 
     def save(self, path: str | os.PathLike) -> Path:
         """Write the table as JSON atomically (a crash never leaves a half-written table)."""

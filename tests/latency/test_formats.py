@@ -212,3 +212,27 @@ def test_unknown_format_and_missing_space():
         import_table("hw-nas-bench", "x")
     with pytest.raises(LUTError, match="--space"):
         import_table("ofa", LUTS / "ofa_note10_224_lookup_table.yaml")
+
+
+def test_non_finite_and_negative_latencies_are_refused(tmp_path):
+    import json as _json
+
+    from oneshot.errors import LUTError
+    from oneshot.latency.formats import csvfmt
+    from oneshot.latency.table import load_table
+
+    csv_path = tmp_path / "neg.csv"
+    csv_path.write_text("key,latency_ms\nconv-in32x32x3-out16-s1-k3-relu,-4.33\n")
+    with pytest.raises(LUTError, match=r"neg.csv:2: latency of .* is negative \(-4.33 ms\)"):
+        csvfmt.read(csv_path)
+    csv_path.write_text("key,latency_ms\nconv-in32x32x3-out16-s1-k3-relu,nan\n")
+    with pytest.raises(LUTError, match="is nan"):
+        csvfmt.read(csv_path)
+    csv_path.write_text("@s1.l1:e3k3,-0.5\nconstant,2\n")  # linear-model coefficients may be negative
+    assert csvfmt.read(csv_path).table.positional["s1.l1"]["e3k3"].ms == -0.5
+    for value in ("NaN", -1.0, "Infinity"):
+        path = tmp_path / "t.json"
+        path.write_text(_json.dumps({"format": "oneshot-lut", "version": 1, "entries": {"op": {"ms": value}}})
+                        .replace('"NaN"', "NaN").replace('"Infinity"', "Infinity"))
+        with pytest.raises(LUTError, match="latency of op is"):
+            load_table(path)

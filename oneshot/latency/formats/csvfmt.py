@@ -33,6 +33,10 @@ def read(path: str | os.PathLike, space: Any = None, **_: Any) -> Imported:
         except ValueError as exc:
             raise LUTError(f"{path}:{n}: non-numeric value in {row!r}") from exc
         key = row[0]
+        # checked row by row, so the error names the line
+        LatencyTable({} if key.startswith("@") or key == "constant" else {key: entry},
+                     {key: {"": entry}} if key.startswith("@") else {},
+                     entry.ms if key == "constant" else 0.0).check_values(f"{path}:{n}")
         if key == "constant":
             table.constant_ms = entry.ms
         elif key.startswith("@"):
