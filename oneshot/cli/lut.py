@@ -53,6 +53,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     _space_args(q, required=False)
     q.add_argument("--out", required=True, help="table JSON to write")
     q.add_argument("--skip-ms", type=float, default=0.0, help="single-path-nas: cost of a skip (default 0)")
+    q.add_argument("--force", action="store_true", help="replace an existing --out table")
     q.set_defaults(func=run_import)
 
     q = lsub.add_parser("check", help="verify that a table covers every choice of every layer of a space")
@@ -117,6 +118,15 @@ def run_import(args: argparse.Namespace) -> int:
     from oneshot.latency.formats import import_table
     from oneshot.latency.pricing import missing_entries
 
+    from pathlib import Path
+
+    from oneshot.errors import ConfigError
+
+    out = Path(args.out)
+    if out.is_dir():
+        raise ConfigError(f"--out {out} is a directory; give the table's file name, e.g. {out / 'table.json'}")
+    if out.exists() and not args.force:  # a profiled table can take hours: never replace it silently
+        raise ConfigError(f"--out {out} already exists; pass --force to replace it or choose another file")
     space = _space(args) if args.space else None
     result = import_table(args.format, args.path, space, skip_ms=args.skip_ms)
     result.table.save(args.out)

@@ -126,6 +126,9 @@ class SearchRun:
         c = self.config
         # building a table runs every distinct operator once; repeated searches in one process
         # (benchmarks, notebooks) reuse it
+        if c.lut and not os.path.isfile(c.lut):
+            raise ConfigError(f"--lut {c.lut}: no such file; create a table with `oneshot lut profile` or "
+                              f"`oneshot lut import`")
         lut_stamp = (str(c.lut), os.stat(c.lut).st_mtime_ns) if c.lut else None
         memo_key = (space.fingerprint(), lut_stamp)
         if memo_key not in _COST_TABLES:

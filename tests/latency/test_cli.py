@@ -51,3 +51,21 @@ def test_bad_table_is_one_line_error(tmp_path, capsys):
     bad.write_text(json.dumps({"x": 1}))
     assert main(["lut", "check", "--space", "tiny", "--lut", str(bad)]) == 2
     assert "not a oneshot latency table" in capsys.readouterr().err
+
+
+def test_import_never_replaces_an_existing_table_without_force(tmp_path, capsys):
+    out = tmp_path / "t.json"
+    out.write_text("profiled, keep me")
+    args = ["lut", "import", "--format", "ofa", str(LUTS / "ofa_note10_224_lookup_table.yaml"), "--space",
+            "mobilenetv3", "-o", "width=1.2", "--out", str(out)]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "already exists; pass --force" in err and len(err.strip().splitlines()) == 1
+    assert out.read_text() == "profiled, keep me"
+    assert main(args + ["--force"]) == 0 and json.loads(out.read_text())["format"] == "oneshot-lut"
+
+
+def test_search_names_a_missing_lut(tmp_path, capsys):
+    assert main(["search", "--benchmark", "nas-bench-macro", "--lut", str(tmp_path / "missing.json"),
+                 "--budget", "2", "--out", str(tmp_path / "run")]) == 2
+    assert "--lut" in capsys.readouterr().err
