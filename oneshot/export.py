@@ -226,6 +226,9 @@ def load_model(model_dir: str | os.PathLike, *, device: str = "cpu", verify: boo
     if space.fingerprint() != record["space_fingerprint"]:
         raise ConfigError(f"{d / SPACE_FILE} does not match the space {ARCH_FILE} was exported from; re-export")
     weights = d / record["files"]["weights"]["path"]
+    if not weights.resolve().is_relative_to(d.resolve()):  # never follow a path out of the model folder
+        raise ConfigError(f"{d / ARCH_FILE} names weights {record['files']['weights']['path']!r} outside the "
+                          f"model directory; refusing to load them (re-export the model)")
     if verify and _sha256(weights) != record["files"]["weights"]["sha256"]:
         raise ConfigError(f"{weights} does not match the hash recorded in {ARCH_FILE} (changed or truncated); "
                           f"re-export the model or pass verify=False")
@@ -235,6 +238,9 @@ def load_model(model_dir: str | os.PathLike, *, device: str = "cpu", verify: boo
         net.load_state_dict(state)
     except (RuntimeError, EOFError, OSError) as exc:  # torch raises RuntimeError for bad zip files / keys
         raise ConfigError(f"cannot load weights from {weights}: {str(exc).splitlines()[0]}") from exc
+    except Exception as exc:  # noqa: BLE001 - weights_only refuses pickled code with UnpicklingError
+        raise ConfigError(f"cannot load weights from {weights}: they need code execution to load "
+                          f"({type(exc).__name__}); only plain tensors are accepted, re-export the model") from None
     return net.to(device).eval()
 
 

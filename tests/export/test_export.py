@@ -110,3 +110,31 @@ def test_other_spaces_round_trip(name, tmp_path):
         assert torch.allclose(load_model(tmp_path)(x), supernet(x, arch), atol=1e-6)
         scripted = torch.jit.load(str(tmp_path / TORCHSCRIPT_FILE))
         assert torch.allclose(scripted(x), supernet(x, arch), atol=1e-5)
+
+
+def test_weights_outside_the_directory_or_needing_code_are_refused(tiny_export, tmp_path):
+    import json as _json
+    import pickle
+
+    from oneshot.export import ARCH_FILE
+
+    space, supernet, arch, _, _ = tiny_export
+    target = tmp_path / "m"
+    export_network(supernet.extract(arch), space, target, torchscript=False, onnx=False)
+    record = _json.loads((target / ARCH_FILE).read_text())
+    outside = tmp_path / "x.pt"
+    outside.write_bytes((target / WEIGHTS_FILE).read_bytes())
+    record["files"]["weights"]["path"] = "../x.pt"
+    (target / ARCH_FILE).write_text(_json.dumps(record))
+    with pytest.raises(ConfigError, match="outside the model directory"):
+        load_model(target, verify=False)
+    record["files"]["weights"]["path"] = WEIGHTS_FILE
+
+    class Evil:  # a pickle that would run code when loaded
+        def __reduce__(self):
+            return (print, ("pwned",))
+
+    (target / WEIGHTS_FILE).write_bytes(pickle.dumps(Evil()))
+    (target / ARCH_FILE).write_text(_json.dumps(record))
+    with pytest.raises(ConfigError, match="code execution"):
+        load_model(target, verify=False)
