@@ -228,6 +228,10 @@ class SearchSpace:
             return Architecture(out)
         if re.fullmatch(r"\d+", s) and len(s) == len(self.dimensions):
             return self.validate([int(c) for c in s])
+        if re.fullmatch(r"\d+", s) and len(self.dimensions) > 1 and int(self._choice_counts.max()) <= 10:
+            raise InvalidArchitectureError(
+                f"key {s!r} has {len(s)} digits but space {self.name!r} has {len(self.dimensions)} dimensions "
+                f"({', '.join(d.name for d in self.dimensions[:4])}, ...): give one digit per dimension")
         tokens = [t for t in re.split(r"[\s,.:;\[\]()]+", s) if t]
         if not all(re.fullmatch(r"-?\d+", t) for t in tokens):
             raise InvalidArchitectureError(

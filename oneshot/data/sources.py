@@ -84,6 +84,10 @@ def load_npz_raw(path: str, download: bool) -> RawData:
     if "test_x" in arrays and "test_y" in arrays:
         test_x = _hwc_to_chw(arrays["test_x"], f"npz:{path} test_x")
         test_y = arrays["test_y"].astype(np.int64).reshape(-1)
+    for part, x, y in (("train", train_x, train_y), ("test", test_x, test_y)):
+        if x is not None and y is not None and len(x) != len(y):
+            raise ConfigError(f"--data npz:{path}: {part}_x has {len(x)} images but {part}_y has {len(y)} labels; "
+                              f"they must match one to one")
     n_cls = int(max(train_y.max(), test_y.max() if test_y is not None else 0)) + 1
     names = [str(s) for s in arrays["label_names"]] if "label_names" in arrays else [str(i) for i in range(n_cls)]
     return RawData(train_x, train_y, test_x, test_y, names, hflip=True)

@@ -134,3 +134,10 @@ def test_nas_bench_macro_has_3969_distinct_networks():
     # identities move to the end of a stage (positions after the stride-2 layer)
     assert space.key("01201000") == space.key("01210000")
     assert space.key("10000000") != space.key("01000000")  # the stride-2 identity is a conv
+
+
+def test_a_key_of_the_wrong_length_says_so():
+    from oneshot.spaces import create_space
+
+    with pytest.raises(InvalidArchitectureError, match="key '0123' has 4 digits but space 'nas-bench-macro' has 8"):
+        create_space("nas-bench-macro").parse("0123")

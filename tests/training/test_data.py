@@ -131,3 +131,10 @@ def test_num_classes_must_cover_labels():
 def test_tensor_split_validates_types():
     with pytest.raises(ValueError, match="uint8"):
         TensorSplit(torch.zeros(2, 3, 4, 4), torch.zeros(2, dtype=torch.int64))
+
+
+def test_npz_with_unequal_image_and_label_counts_is_refused(tmp_path):
+    path = tmp_path / "bad.npz"
+    np.savez(path, train_x=np.zeros((10, 8, 8, 3), np.uint8), train_y=np.zeros(9, np.int64))
+    with pytest.raises(ConfigError, match="train_x has 10 images but train_y has 9 labels"):
+        load_data(f"npz:{path}", 8)
