@@ -213,8 +213,18 @@ def train_supernet(config: TrainConfig, out_dir: str | os.PathLike, *, resume: b
     else:
         space, resolution = build_space(config, kind)
         config.resolution = resolution
+        # the class count comes from the data (a 3-class image folder trains a 3-way classifier);
+        # a space option that says otherwise is a mistake, refused rather than silently obeyed
         data = load_data(config.data, resolution, seed=config.seed, val_fraction=config.val_fraction,
-                         num_classes=getattr(space, "num_classes", None), download=config.download)
+                         download=config.download)
+        if "num_classes" in space_options(config.space):
+            given = config.space_options.get("num_classes")
+            if given is not None and int(given) != data.num_classes:
+                raise ConfigError(f"-o num_classes={given} contradicts --data {config.data}, which has "
+                                  f"{data.num_classes} classes; drop -o num_classes")
+            if getattr(space, "num_classes", data.num_classes) != data.num_classes:
+                config.space_options = {**config.space_options, "num_classes": data.num_classes}
+                space, _ = build_space(config, kind)
     if getattr(space, "num_classes", data.num_classes) < data.num_classes:
         raise ConfigError(f"space {space.name} classifies {space.num_classes} classes but {config.data} has "
                           f"{data.num_classes}; pass -o num_classes={data.num_classes}")

@@ -123,3 +123,18 @@ def test_cli_errors_are_one_line(tmp_path, argv, match, capsys):
     assert main(["train-supernet", "--out", str(tmp_path / "x"), "--no-progress", *argv]) == 2
     err = capsys.readouterr().err
     assert match in err and err.count("\n") == 1
+
+
+def test_class_count_comes_from_the_data_and_a_contradicting_option_is_refused(tmp_path, capsys):
+    from tests.conftest import make_npz
+
+    npz = make_npz(tmp_path / "three.npz", n_train=96, n_test=12, classes=3, size=16)
+    out = tmp_path / "run"
+    assert main(["train-supernet", "--space", "tiny", "--data", f"npz:{npz}", "--resolution", "16", "--epochs", "1",
+                 "--batch-size", "16", "--eval-paths", "1", "--out", str(out), "--no-progress"]) == 0
+    supernet, meta = load_supernet(out / "supernet.pt")
+    assert supernet.space.num_classes == 3 and meta["data"]["num_classes"] == 3
+    capsys.readouterr()
+    assert main(["train-supernet", "--space", "tiny", "--data", f"npz:{npz}", "--resolution", "16", "--epochs", "1",
+                 "-o", "num_classes=10", "--out", str(tmp_path / "run2"), "--no-progress"]) == 2
+    assert "-o num_classes=10 contradicts" in capsys.readouterr().err
