@@ -32,7 +32,13 @@ def run(args: argparse.Namespace) -> int:
     if ref_name in list_references():
         space, arch = reference(ref_name, **parse_options(args.option))
         if args.arch is not None and space.name != args.space:
-            raise ValueError(f"{ref_name} is not an architecture of space {args.space!r}; "
+            from oneshot.spaces.references import get_reference
+
+            home = get_reference(ref_name).space
+            why = (f"it is a point of space {home!r}" if home else
+                   "it is a fixed published network (its own stem, widths and head), not a point of any "
+                   "searchable space")
+            raise ValueError(f"{ref_name} is not an architecture of space {args.space!r}: {why}; "
                              f"run `oneshot arch-info {ref_name}`")
     elif args.arch is None:
         raise ValueError(f"give an architecture of {args.space!r}, or a reference name alone "

@@ -62,6 +62,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         # output piped into `head` and closed early: not an error of ours
         sys.stderr.close()
         return 0
+    except OSError as exc:  # a full disk, a path that is a file, no permission: the file and the fix
+        import errno
+
+        where = exc.filename or "a file"
+        fix = {errno.ENOSPC: "free disk space, then rerun (with --resume where the command has it)",
+               errno.EEXIST: "it exists and is not a directory: choose another --out",
+               errno.ENOTDIR: "a part of the path is a file, not a directory: choose another --out",
+               errno.EACCES: "no permission: choose a path you can write"}.get(exc.errno, "check the path")
+        print(f"error: {where}: {exc.strerror or exc}; {fix}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

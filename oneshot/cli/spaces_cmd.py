@@ -8,7 +8,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("spaces", help="list search spaces, or show one space's layers",
                        description="List the registered search spaces (layers, choices per layer, "
                                    "number of encodings), or `spaces show NAME` for the layer table.")
-    p.add_argument("action", nargs="?", choices=["list", "show"], default="list")
+    p.add_argument("action", nargs="?", default="list", metavar="list|show",
+                   help="list the spaces (default) or show one")
     p.add_argument("name", nargs="?", help="space to show (with `show`)")
     p.add_argument("--option", "-o", action="append", default=[], metavar="KEY=VALUE",
                    help="space option, e.g. -o resolution=32 -o num_classes=10 (repeatable)")
@@ -34,6 +35,10 @@ def parse_options(pairs: list[str]) -> dict:
 def run(args: argparse.Namespace) -> int:
     from oneshot.spaces import create_space, list_spaces, space_description
 
+    if args.action not in ("list", "show"):
+        hint = (f"; to see that space: `oneshot spaces show {args.action}`" if args.action in list_spaces()
+                else "; run `oneshot spaces` to list the spaces")
+        raise ValueError(f"`oneshot spaces {args.action}`: unknown action, use list or show{hint}")
     if args.action == "show":
         if not args.name:
             raise ValueError("`oneshot spaces show` needs a space name; run `oneshot spaces` to list them")

@@ -105,4 +105,8 @@ def read_text(path: str | os.PathLike, what: str) -> str:
     p = Path(path)
     if not p.is_file():
         raise LUTError(f"{what} {str(p)!r} does not exist")
-    return p.read_text()
+    try:
+        return p.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise LUTError(f"{what} {str(p)!r} is not a text file ({exc.reason} at byte {exc.start}); "
+                       f"check the file and --format") from None
