@@ -297,12 +297,32 @@ def supernet_of_run(run_dir: str | os.PathLike) -> str | None:
     return None
 
 
+def scoring_of_run(run_dir: str | os.PathLike) -> dict[str, Any] | None:
+    """How a search scored its architectures (the supernet evaluator's options in ``search.json``:
+    BN policy, calibration subset and seed, validation images) and the checkpoint hash it recorded."""
+    path = Path(run_dir) / "search.json"
+    if not path.is_file():
+        return None
+    data = json.loads(path.read_text())
+    identity = data.get("identity") or {}
+    evaluator = identity.get("evaluator") or {}
+    if evaluator.get("kind") != "supernet":
+        return None
+    return {"options": dict(evaluator.get("options") or {}),
+            "sha256": ((identity.get("files") or {}).get("supernet") or {}).get("sha256")}
+
+
 def export_from_supernet(checkpoint: str | os.PathLike, arch: Sequence[int] | str, out_dir: str | os.PathLike, *,
                          init: str = "inherit", seed: int = 0, provenance: dict[str, Any] | None = None,
                          torchscript: bool = True, onnx: bool | None = None,
-                         overwrite: bool = False) -> ExportResult:
+                         overwrite: bool = False, scoring: dict[str, Any] | None = None) -> ExportResult:
     """Export ``arch`` of the supernet in ``checkpoint``: inherited weights (``init="inherit"``) or a
-    fresh He-initialised network (``init="random"``, seeded) for retraining from scratch."""
+    fresh He-initialised network (``init="random"``, seeded) for retraining from scratch.
+
+    ``scoring`` (the supernet evaluator options a search used, see ``scoring_of_run``) makes the
+    inherited network carry the BN statistics that search scored it with (``ema`` / ``exact``
+    recalibration on the same calibration subset), so the exported model scores exactly what the
+    search recorded on the same validation split."""
     import torch
 
     from oneshot.checkpoint import file_sha256, load_supernet
@@ -311,17 +331,44 @@ def export_from_supernet(checkpoint: str | os.PathLike, arch: Sequence[int] | st
 
     if init not in INIT_CHOICES:
         raise ConfigError(f"unknown --init {init!r}; valid: {', '.join(INIT_CHOICES)}")
+    from oneshot.training.few_shot import is_manifest, load_manifest
+
+    if is_manifest(checkpoint):  # a few-shot supernet: export from the sub-supernet of this architecture
+        from oneshot.spaces.core import space_from_json
+
+        manifest = load_manifest(checkpoint)
+        space = space_from_json(manifest["space"])
+        parsed = space.parse(arch) if isinstance(arch, str) else space.validate(arch)
+        checkpoint = manifest["supernets"][int(parsed[int(manifest["split_dim"])])]
     supernet, meta = load_supernet(str(checkpoint), device="cpu")
     space = supernet.space
     arch = space.parse(arch) if isinstance(arch, str) else space.validate(arch)
+    bn_record: dict[str, Any] = {"policy": "none", "note": "statistics from supernet training"}
+    net = None
+    if init == "inherit" and scoring and scoring.get("bn_policy", "exact") in ("ema", "exact"):
+        from oneshot.evaluation.supernet_evaluator import SupernetEvaluator
+
+        keep = ("bn_policy", "calib_images", "calib_batch", "val_images", "eval_batch", "seed", "data")
+        ev = SupernetEvaluator(str(checkpoint), engine=False, **{k: v for k, v in scoring.items() if k in keep})
+        ev._calibrate(arch, ev._path_bns(arch))  # the search's recalibration, left in the modules
+        net = ev._net(arch).extract(arch)
+        bn_record = {"policy": ev.bn_policy, "calib_images": ev.describe()["calib_images"],
+                     "calib_batch": ev.describe()["calib_batch"], "calib_seed": ev.describe()["calib_seed"]}
+        ev.close()
+    elif init == "inherit" and scoring:
+        bn_record = {"policy": scoring.get("bn_policy"),
+                     "note": "the search scored with batch statistics (train-mode) or the stored ones (none); "
+                             "the export carries the statistics from supernet training"}
     if init == "inherit":
-        net = supernet.extract(arch)
+        net = net if net is not None else supernet.extract(arch)
     else:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             net = build_network(space, arch)
     prov = {"supernet": str(checkpoint), "supernet_sha256": file_sha256(checkpoint), "init": init,
             "data": meta.get("data"), "train_config": meta.get("config")}
+    if init == "inherit":
+        prov["bn"] = bn_record
     if init == "random":
         prov["seed"] = seed
     prov.update(provenance or {})

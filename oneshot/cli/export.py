@@ -32,17 +32,25 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from oneshot.errors import ConfigError
-    from oneshot.export import architecture_from_front, export_from_supernet, supernet_of_run
+    from oneshot.checkpoint import file_sha256
+    from oneshot.export import architecture_from_front, export_from_supernet, scoring_of_run, supernet_of_run
 
     provenance = {}
     supernet = args.supernet
+    scoring = None
     if args.front:
         front = Path(args.front)
         key, row = architecture_from_front(front, args.rank)
         run_dir = front if front.is_dir() else front.parent
+        recorded = scoring_of_run(run_dir)
+        if supernet and recorded and recorded.get("sha256") and Path(supernet).is_file() \
+                and not file_sha256(supernet, length=64).startswith(recorded["sha256"]) and not args.force:
+            raise ConfigError(f"--supernet {supernet} is not the checkpoint the search in {run_dir} scored "
+                              f"(sha256 differs); drop --supernet to use the run's own, or pass --force")
         supernet = supernet or supernet_of_run(run_dir)
         if supernet is None:
             raise ConfigError(f"{run_dir}/search.json names no supernet (a tabular search?); pass --supernet CKPT")
+        scoring = recorded["options"] if recorded else None
         provenance = {"front": str(front), "rank": args.rank, "front_row": row}
         arch = key
     else:
@@ -51,7 +59,8 @@ def run(args: argparse.Namespace) -> int:
         arch = args.arch
     onnx = {"auto": None, "yes": True, "no": False}[args.onnx]
     result = export_from_supernet(supernet, arch, args.out, init=args.init, seed=args.seed, provenance=provenance,
-                                  torchscript=not args.no_torchscript, onnx=onnx, overwrite=args.force)
+                                  torchscript=not args.no_torchscript, onnx=onnx, overwrite=args.force,
+                                  scoring=scoring)
     print(f"exported {result.key} ({args.init} weights) to {result.directory}/")
     for name, rel in result.files.items():
         print(f"  {name:<12} {result.directory / rel}")

@@ -71,3 +71,47 @@ def test_export_from_front_uses_the_supernet_recorded_by_the_search(checkpoint, 
     (tmp_path / "search.json").write_text(json.dumps(
         {"identity": {"files": {"supernet": {"path": str(path), "sha256": "0" * 64}}}}))
     assert main(["export", "--from", str(tmp_path), "--rank", "0", "--out", str(tmp_path / "y")]) == 2
+
+
+def test_exported_model_scores_what_the_search_recorded(tmp_path):
+    import torch
+
+    from oneshot.checkpoint import save_checkpoint
+    from oneshot.data import load_data
+    from oneshot.evaluation.supernet_evaluator import SupernetEvaluator
+    from oneshot.export import load_model
+    from oneshot.spaces import create_space
+    from oneshot.supernet import Supernet
+
+    torch.manual_seed(0)
+    space = create_space("tiny")
+    net = Supernet(space)
+    for m in net.modules():  # stored statistics far from the recalibrated ones: "none" scores differ
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.normal_(0, 0.5)
+            m.running_var.uniform_(0.5, 2.0)
+    ckpt = tmp_path / "sn.pt"
+    info = load_data("digits", space.resolution, seed=0).info
+    save_checkpoint(ckpt, {"space": space.to_json(), "model": net.state_dict(), "data": info, "config": {},
+                           "versions": {}, "epoch": 1})
+    run = tmp_path / "run"
+    assert main(["search", "--supernet", str(ckpt), "--budget", "6", "--calib-images", "64", "--seed", "3",
+                 "--out", str(run), "--no-progress"]) == 0
+    with open(run / "pareto.csv", newline="") as fh:
+        row = next(csv.DictReader(fh))
+    out = tmp_path / "m"
+    assert main(["export", "--from", str(run / "pareto.csv"), "--rank", "0", "--out", str(out),
+                 "--onnx", "no", "--no-torchscript"]) == 0
+    record = read_export(out)
+    assert record["provenance"]["bn"]["policy"] == "exact" and record["provenance"]["bn"]["calib_images"] == 64
+    model = load_model(out)
+    ev = SupernetEvaluator(str(ckpt), bn_policy="none")  # only for its prepared validation batches
+    correct = sum(int((model(x).argmax(1) == y).sum()) for x, y in ev._val)
+    assert 100.0 * correct / ev._n_val == pytest.approx(float(row["accuracy"]), abs=1e-9)
+    # another checkpoint than the one the search scored: refused unless --force
+    other = tmp_path / "other.pt"
+    save_checkpoint(other, {"space": space.to_json(), "model": Supernet(space).state_dict(), "data": info,
+                            "config": {}, "versions": {}, "epoch": 1})
+    assert main(["export", "--from", str(run), "--supernet", str(other), "--out", str(tmp_path / "m2")]) == 2
+    assert main(["export", "--from", str(run), "--supernet", str(other), "--out", str(tmp_path / "m2"),
+                 "--onnx", "no", "--no-torchscript", "--force"]) == 0

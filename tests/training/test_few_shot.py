@@ -74,3 +74,20 @@ def test_bad_split_and_bad_manifest(few_shot, tmp_path):
     bad.write_text("{}")
     with pytest.raises(CheckpointError, match="not a few-shot manifest"):
         load_manifest(bad)
+
+
+def test_export_of_a_few_shot_architecture_takes_its_sub_supernet(few_shot, tmp_path):
+    import torch
+
+    from oneshot.export import export_from_supernet, load_model
+
+    out, manifest = few_shot
+    data = json.loads(manifest.read_text())
+    arch = [2, 0, 1, 0, 1, 0]
+    result = export_from_supernet(str(manifest), arch, tmp_path / "m", torchscript=False, onnx=False)
+    assert result.files["weights"]
+    model = load_model(tmp_path / "m")
+    sub = torch.load(out / data["supernets"]["2"], weights_only=True)["model"]
+    key = next(k for k in sub if k.startswith("slots.1.2.") and k.endswith("weight"))
+    exported = model.state_dict()
+    assert any(torch.equal(v, sub[key]) for v in exported.values() if v.shape == sub[key].shape)
