@@ -79,6 +79,7 @@ class History:
                 f"it belongs to another space or evaluator; use another --out or drop --resume")
         dims = self.space.dimensions
         rows = []
+        seen: dict[str, int] = {}
         for n, values in enumerate(lines[1:], start=2):
             if len(values) != len(self.columns):
                 raise CheckpointError(f"{self.path} line {n} has {len(values)} fields, expected "
@@ -94,6 +95,11 @@ class History:
             if row.key != self.space.key(arch):
                 raise CheckpointError(f"{self.path} line {n}: key {row.key!r} does not match its choices "
                                       f"(canonical {self.space.key(arch)!r}); the history is corrupt")
+            if row.key in seen:  # two writers on one run (before run locks existed) or a hand edit
+                raise CheckpointError(f"{self.path} line {n}: key {row.key!r} was already recorded on line "
+                                      f"{seen[row.key]}; a history holds each network once - remove the "
+                                      f"duplicate lines or start a new --out")
+            seen[row.key] = n
             rows.append(row)
         self.rows = rows
         return rows

@@ -196,10 +196,15 @@ class SearchRun:
         # evaluation in this process (and priced batches) allocate the same large buffers over and
         # over: keep them mapped (oneshot/allocator.py); ONESHOT_ALLOCATOR=default opts out
         self._allocator = pin_for_evaluation()
+        if self.out.exists() and not self.out.is_dir():
+            raise ConfigError(f"--out {self.out} is a file; give a directory for the run")
+        self._lock = None
         self.evaluator = evaluator = self._make_evaluator()
         try:
             return self._run(evaluator)
         finally:
+            if self._lock is not None:
+                self._lock.release()
             evaluator.close()
 
     def _run(self, evaluator) -> dict[str, Any]:
@@ -226,7 +231,16 @@ class SearchRun:
         strategy = create_strategy(c.strategy, problem, seed=c.seed, **c.strategy_params)
 
         identity = self._identity(space)
+        from oneshot.runlock import RunLock
+
         state = self._prepare_dir(identity)
+        # one search per directory: a second search or --resume on it is refused while this one runs
+        # (taken after every check, so a refused command writes nothing; checked again once held, for
+        # a search that started in between)
+        self._lock = RunLock(self.out, "search").acquire()
+        if not c.resume and (self.out / "search.json").exists():
+            raise ConfigError(f"{self.out} already holds a search; pass --resume to continue it or choose "
+                              f"another --out")
         started = datetime.now(timezone.utc).isoformat(timespec="seconds")
         meta = {"format": FORMAT, "identity": identity, "started": started, "allocator": self._allocator,
                 "budget": c.budget, "workers": c.workers, "ray_address": c.ray_address,
@@ -271,7 +285,11 @@ class SearchRun:
                 todo: list[int] = []
                 planned: set[str] = set()
                 truncated = False
-                for i, key in enumerate(keys):
+                # the generation in encoding order, neighbours in the prefix trie side by side: the
+                # scoring engine (and each Ray worker's share of it) computes a shared prefix once.
+                # Sorted before the budget cuts it, so an interrupted run resumes in the same order.
+                for i in sorted(range(len(keys)), key=lambda j: tuple(int(v) for v in batch[j])):
+                    key = keys[i]
                     if np.any(G[i] > 0) or key in known or key in planned:
                         continue
                     if len(history.rows) + len(todo) >= c.budget:
@@ -282,9 +300,6 @@ class SearchRun:
                 position = {tuple(batch[i]): i for i in todo}
                 by_key = {keys[i]: i for i in todo}
                 new = 0
-                # a whole generation at once, neighbours in the prefix trie side by side: the scoring
-                # engine (and each Ray worker's share of it) computes a shared prefix once
-                todo.sort(key=lambda i: tuple(int(v) for v in batch[i]))
                 for result in stream_results(evaluator, [batch[i] for i in todo]):
                     i = position.get(tuple(int(v) for v in result.arch))
                     if i is None:  # an evaluator may answer with an equivalent encoding

@@ -177,6 +177,8 @@ def train_supernet(config: TrainConfig, out_dir: str | os.PathLike, *, resume: b
     """
     out = Path(out_dir)
     ckpt_path = out / checkpoint_name
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"--out {out} is a file; give a directory for the run")
     state: dict[str, Any] | None = None
     if resume:
         if not ckpt_path.exists():
@@ -266,8 +268,13 @@ def train_supernet(config: TrainConfig, out_dir: str | os.PathLike, *, resume: b
     D.broadcast_model(supernet, dist_info)
     reduce = (lambda m: D.average_gradients(m, dist_info)) if dist_info.enabled else None
 
+    lock = None
     if main:
-        out.mkdir(parents=True, exist_ok=True)
+        from oneshot.runlock import RunLock
+
+        # one training per directory: a second train-supernet (or --resume) on it is refused while
+        # this one runs; the kernel releases the lock if this process dies
+        lock = RunLock(out, "train-supernet").acquire()
         import yaml
 
         atomic_write_text(out / CONFIG_NAME, yaml.safe_dump(config.to_dict(), sort_keys=False))
@@ -356,6 +363,8 @@ def train_supernet(config: TrainConfig, out_dir: str | os.PathLike, *, resume: b
     elif main:
         say(f"stopped after epoch {epochs_done}/{config.epochs}; continue with --resume")
     D.shutdown(dist_info)
+    if lock is not None:
+        lock.release()
     return TrainResult(ckpt_path, epochs_done, history)
 
 

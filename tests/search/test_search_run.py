@@ -315,3 +315,37 @@ def test_bad_strategy_parameter_writes_nothing_and_the_corrected_command_runs(tm
     assert not out.exists() or not any(out.iterdir())
     assert main(["search", "--benchmark", "nas-bench-macro", "--budget", "4", "--out", str(out),
                  "--no-progress"]) == 0
+
+
+def test_a_busy_run_directory_is_refused_and_a_dead_holder_taken_over(tmp_path):
+    import subprocess
+    import sys
+
+    from oneshot.errors import ConfigError
+    from oneshot.runlock import RunLock
+
+    out = tmp_path / "run"
+    cfg = SearchConfig(EvaluatorSpec("nas-bench-macro", {}), str(out), objectives=OBJ, budget=4, progress=False)
+    with RunLock(out, "search"):  # another live search holds the directory
+        with pytest.raises(ConfigError, match="is in use by another search"):
+            SearchRun(cfg).run()
+    assert not (out / "history.csv").exists()
+    # a holder killed with SIGKILL leaves the lock file, never the lock
+    code = (f"from oneshot.runlock import RunLock; import os, signal; RunLock(r'{out}').acquire(); "
+            "os.kill(os.getpid(), signal.SIGKILL)")
+    subprocess.run([sys.executable, "-c", code])
+    assert SearchRun(cfg).run()["evaluations"] == 4
+
+
+def test_a_history_with_a_duplicated_key_is_refused_on_resume(tmp_path):
+    from oneshot.errors import CheckpointError
+
+    out = tmp_path / "run"
+    cfg = SearchConfig(EvaluatorSpec("nas-bench-macro", {}), str(out), objectives=OBJ, budget=6, progress=False)
+    SearchRun(cfg).run()
+    lines = (out / "history.csv").read_text().splitlines(keepends=True)
+    (out / "history.csv").write_text("".join(lines + [lines[1]]))
+    cfg = SearchConfig(EvaluatorSpec("nas-bench-macro", {}), str(out), objectives=OBJ, budget=8, resume=True,
+                       progress=False)
+    with pytest.raises(CheckpointError, match=r"line 8: key .* already recorded on line 2"):
+        SearchRun(cfg).run()

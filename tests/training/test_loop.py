@@ -138,3 +138,14 @@ def test_class_count_comes_from_the_data_and_a_contradicting_option_is_refused(t
     assert main(["train-supernet", "--space", "tiny", "--data", f"npz:{npz}", "--resolution", "16", "--epochs", "1",
                  "-o", "num_classes=10", "--out", str(tmp_path / "run2"), "--no-progress"]) == 2
     assert "-o num_classes=10 contradicts" in capsys.readouterr().err
+
+
+def test_two_trainings_on_one_directory_are_refused(tmp_path):
+    from oneshot.runlock import RunLock
+    from oneshot.training import TrainConfig, train_supernet
+
+    out = tmp_path / "run"
+    with RunLock(out, "train-supernet"):
+        with pytest.raises(ConfigError, match="in use by another train-supernet"):
+            train_supernet(TrainConfig(epochs=1, progress=False), out, echo=lambda _m: None)
+    assert not (out / "supernet.pt").exists()
