@@ -306,37 +306,31 @@ class PrefixEngine:
 
     def _run(self, node: _Node, x: torch.Tensor, bns, calib: bool) -> torch.Tensor:
         self.module_runs += 1
-        module = node.module
-        if calib:
-            saved = self._swap_in(bns, node.stats)
-            for bn in bns:  # only BN trains, as in the per-architecture evaluator
-                bn.train()
-            try:
-                return module(x)
-            finally:
-                self._swap_in(bns, [list(s) for s in saved])
-                for bn in bns:
-                    bn.eval()
+        if calib:  # train-mode BN accumulating into this node's own statistics
+            return self._forward(node.module, x, bns, node.stats, train_bn=True)
         if self.policy == "train-mode":
             # batch statistics; updates go to throwaway copies so the supernet's stay untouched
             throwaway = [[bn.running_mean.clone(), bn.running_var.clone(), bn.num_batches_tracked.clone()]
                          for bn in bns]
-            saved = self._swap_in(bns, throwaway)
+            return self._forward(node.module, x, bns, throwaway, train_bn=True)
+        if not self.calib:  # none: the supernet's own statistics
+            return node.module(x)
+        return self._forward(node.module, x, bns, node.stats, train_bn=False)
+
+    def _forward(self, module: nn.Module, x: torch.Tensor, bns, stats, train_bn: bool) -> torch.Tensor:
+        """``module(x)`` with ``stats`` swapped into its BNs (and only BN in train mode if asked),
+        as in the per-architecture evaluator; the module is left as it was."""
+        saved = self._swap_in(bns, stats)
+        if train_bn:
             for bn in bns:
                 bn.train()
-            try:
-                return module(x)
-            finally:
-                self._swap_in(bns, [list(s) for s in saved])
-                for bn in bns:
-                    bn.eval()
-        if not self.calib:  # none: the supernet's own statistics
-            return module(x)
-        saved = self._swap_in(bns, node.stats)
         try:
             return module(x)
         finally:
             self._swap_in(bns, [list(s) for s in saved])
+            if train_bn:
+                for bn in bns:
+                    bn.eval()
 
     def _retain(self, nodes: list[_Node]) -> None:
         for node in nodes:
