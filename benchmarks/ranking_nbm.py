@@ -257,7 +257,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--bn-policy", default="exact", help="BN policy of the supernet scores (default exact)")
     ap.add_argument("--calib-images", type=int, default=1024, help="BN calibration images (default 1024)")
     ap.add_argument("--search-budget", type=int, default=300, help="NSGA-II evaluations (0 = no search)")
-    ap.add_argument("--search-metric", choices=("accuracy", "loss"), default="accuracy",
+    ap.add_argument("--search-metric", choices=("accuracy", "loss"), default="loss",
                     help="supernet score the search maximises (accuracy) or minimises (loss) next to MACs")
     ap.add_argument("--score-train-images", type=int, default=0,
                     help="also score on this many training images (default 0: validation split only)")

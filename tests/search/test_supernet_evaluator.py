@@ -114,3 +114,15 @@ def test_search_over_a_supernet(checkpoint, tmp_path):
     meta = json.loads((tmp_path / "s" / "search.json").read_text())
     assert meta["identity"]["files"]["supernet"]["sha256"] == meta["evaluator_info"]["checkpoint_sha256"]
     assert meta["evaluator_info"]["calib_images"] == 64
+
+
+def test_cli_supernet_search_minimises_the_loss_by_default(checkpoint, tmp_path):
+    import json
+
+    from oneshot.cli.main import main
+
+    out = tmp_path / "s"
+    assert main(["search", "--supernet", checkpoint, "--strategy", "random", "--budget", "4", "--calib-images", "32",
+                 "--val-images", "32", "--out", str(out), "--no-progress"]) == 0
+    identity = json.loads((out / "search.json").read_text())["identity"]
+    assert "loss" in json.dumps(identity["objectives"]) and "accuracy" not in json.dumps(identity["objectives"])
