@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from oneshot.cli.main import main
-from oneshot.export import load_model, read_export
+from oneshot.export import load_model, onnx_available, read_export
 
 
 @pytest.mark.slow
@@ -20,6 +20,8 @@ def test_quickstart_fast_runs_the_whole_pipeline(tmp_path, capsys):
     for rel in ("supernet/supernet.pt", "lut/tiny-16px-cpu.json", "search/history.csv", "search/pareto.csv",
                 "search/pareto.png", "model/arch.json", "model/model.ts"):
         assert (out / rel).exists(), rel
+    # `make quickstart` / `make test` install the onnx extra, so the promised ONNX file is written
+    assert (out / "model" / "model.onnx").exists() == onnx_available()
     with open(out / "search" / "pareto.csv", newline="") as fh:
         front = list(csv.DictReader(fh))
     record = read_export(out / "model")
