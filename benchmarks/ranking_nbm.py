@@ -233,7 +233,7 @@ def print_table(results: dict[str, Any]) -> None:
             print(f"{label:<34}{s['kendall_tau']:>7.3f}{s['spearman_rho']:>7.3f}{s['top10pct_precision']:>8.2f}  {q}")
         shown_costs = True
     print(f"\n{'decision regret (points)':<34}" + "".join(f"{b / 1e6:>8.0f}M" for b in BUDGETS))
-    first = next(iter(results["recipes"].values()))
+    first = next((r for r in results["recipes"].values() if r.get("regret")), {})
     if first.get("regret"):
         print(f"{'most-MACs free choice':<34}" + "".join(
             f"{first['regret'][f'{b / 1e6:.0f}M']['most_macs_regret']:>9.2f}" for b in BUDGETS))
