@@ -65,9 +65,24 @@ def run(args: argparse.Namespace) -> int:
 
     if args.workers < 1:
         raise ConfigError(f"--workers must be >= 1, got {args.workers}")
+    import json
+
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     fast = args.fast
+    # a fast and a full quickstart differ in every step's settings: one directory holds one of them
+    mode_file = out / "quickstart.json"
+    mode = "fast" if fast else "full"
+    if mode_file.is_file():
+        before = json.loads(mode_file.read_text()).get("mode")
+        if before != mode:
+            flag = " --fast" if before == "fast" else ""
+            raise ConfigError(f"{out} holds a {before} quickstart; continue it with `oneshot quickstart{flag} "
+                              f"--out {out}` or choose another --out for a {mode} one")
+    out.mkdir(parents=True, exist_ok=True)
+    if not mode_file.is_file():
+        from oneshot.atomic import atomic_write_json
+
+        atomic_write_json(mode_file, {"mode": mode})
     budget = args.budget or (24 if fast else 200)
     quiet = ["--no-progress"] if args.no_progress else []
     start = time.perf_counter()

@@ -134,3 +134,13 @@ def test_bad_input_is_one_line_exit_2_and_loses_nothing(name, files, capsys):
 
 def test_there_are_at_least_forty_cases():
     assert len(CASES) >= 40
+
+
+def test_a_full_quickstart_on_a_fast_one_says_how_to_continue(tmp_path, capsys):
+    out = tmp_path / "qs"
+    out.mkdir()
+    (out / "quickstart.json").write_text(json.dumps({"mode": "fast"}))
+    assert main(["quickstart", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "holds a fast quickstart; continue it with `oneshot quickstart --fast" in err
+    assert sorted(p.name for p in out.iterdir()) == ["quickstart.json"]
