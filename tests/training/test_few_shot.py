@@ -91,3 +91,18 @@ def test_export_of_a_few_shot_architecture_takes_its_sub_supernet(few_shot, tmp_
     key = next(k for k in sub if k.startswith("slots.1.2.") and k.endswith("weight"))
     exported = model.state_dict()
     assert any(torch.equal(v, sub[key]) for v in exported.values() if v.shape == sub[key].shape)
+
+
+def test_a_changed_sub_supernet_is_refused(few_shot, tmp_path):
+    import shutil
+
+    from oneshot.training.few_shot import load_manifest
+
+    out, manifest = few_shot
+    copy = tmp_path / "fs"
+    shutil.copytree(out, copy)
+    data = json.loads((copy / "few_shot.json").read_text())
+    sub = copy / data["supernets"]["1"]
+    sub.write_bytes(sub.read_bytes()[:-10] + b"0123456789")
+    with pytest.raises(CheckpointError, match="changed since the split"):
+        load_manifest(copy / "few_shot.json")
