@@ -28,7 +28,7 @@ from oneshot.ranking.metrics import ranking_summary
 from oneshot.ranking.sampling import stratified_by_cost
 
 BENCHMARKS = ("nas-bench-macro",)
-#: MACs budgets where a user decides (the issue tracker's 30M / 45M / 60M on NAS-Bench-Macro)
+#: MACs budgets where a user decides (30M / 45M / 60M on NAS-Bench-Macro: low, mid and high budgets of its 7.7M-106M range)
 DEFAULT_BUDGETS = {"nas-bench-macro": (30e6, 45e6, 60e6)}
 
 
