@@ -64,7 +64,7 @@ class SupernetEvaluator:
             raise ConfigError(f"BN policy {bn_policy!r} needs calib_images >= 1, got {calib_images}")
         if threads:
             torch.set_num_threads(int(threads))
-        from oneshot.checkpoint import file_sha256, load_supernet
+        from oneshot.checkpoint import file_sha256, load_checkpoint, load_supernet
         from oneshot.data import load_data_from_info
 
         self.device = torch.device(device)
@@ -75,7 +75,7 @@ class SupernetEvaluator:
             manifest = load_manifest(checkpoint)
             self._split_dim = int(manifest["split_dim"])
             self._nets = {k: load_supernet(path, self.device)[0].eval() for k, path in manifest["supernets"].items()}
-            _, meta = load_supernet(manifest["base"], "cpu")
+            meta = load_checkpoint(manifest["base"])  # its data split and versions only
             self.supernet = self._nets[min(self._nets)]
         else:
             self.supernet, meta = load_supernet(checkpoint, self.device)

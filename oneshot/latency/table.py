@@ -115,25 +115,14 @@ class LatencyTable:
         return table
 
     def check_values(self, source: str = "<table>") -> None:
-        """Refuse a value no measurement can have, naming it: NaN or infinite anywhere, a negative
-        operator time or constant. Positional entries may be negative (TuNAS's linear model has
-        negative coefficients), but must be finite."""
-        import math
-
-        def bad(where: str, value: float, allow_negative: bool = False) -> None:
-            if not math.isfinite(value):
-                raise LUTError(f"{source}: latency of {where} is {value}; every entry must be a finite number "
-                               f"of ms (re-profile or fix the table)")
-            if value < 0 and not allow_negative:
-                raise LUTError(f"{source}: latency of {where} is negative ({value} ms); an operator cannot "
-                               f"take negative time (re-profile or fix the table)")
-
+        """Refuse a value no measurement can have (``check_latency``). Positional entries may be
+        negative (TuNAS's linear model has negative coefficients), but must be finite."""
         for key, entry in self.entries.items():
-            bad(key, entry.ms)
+            check_latency(source, key, entry.ms)
         for slot, row in self.positional.items():
             for label, entry in row.items():
-                bad(f"{slot}/{label}", entry.ms, allow_negative=True)
-        bad("the constant part", self.constant_ms)
+                check_latency(source, f"{slot}/{label}", entry.ms, allow_negative=True)
+        check_latency(source, "the constant part", self.constant_ms)
 
     def save(self, path: str | os.PathLike) -> Path:
         """Write the table as JSON atomically (a crash never leaves a half-written table)."""
@@ -143,6 +132,18 @@ class LatencyTable:
         """sha256 of the canonical JSON (recorded by searches as the table's identity)."""
         blob = json.dumps(self.to_json(), sort_keys=True, separators=(",", ":")).encode()
         return hashlib.sha256(blob).hexdigest()
+
+
+def check_latency(source: str, where: str, value: float, allow_negative: bool = False) -> None:
+    """LUTError naming ``where`` in ``source`` for a NaN / infinite time, or a negative one."""
+    import math
+
+    if not math.isfinite(value):
+        raise LUTError(f"{source}: latency of {where} is {value}; every entry must be a finite number "
+                       f"of ms (re-profile or fix the table)")
+    if value < 0 and not allow_negative:
+        raise LUTError(f"{source}: latency of {where} is negative ({value} ms); an operator cannot "
+                       f"take negative time (re-profile or fix the table)")
 
 
 def load_table(path: str | os.PathLike) -> LatencyTable:

@@ -166,8 +166,6 @@ def test_sweep_killed_and_resumed_merges_every_trial(tmp_path):
 
 @pytest.mark.slow
 def test_training_trial_runs_in_epoch_chunks_and_resumes(tmp_path):
-    pytest.importorskip("oneshot.training")
-    pytest.importorskip("oneshot.cli.train_supernet")
     import torch
 
     torch.set_num_threads(1)

@@ -12,7 +12,6 @@ from oneshot.data import load_data
 from oneshot.spaces import create_space
 from oneshot.supernet import Supernet
 
-pytest.importorskip("oneshot.evaluation.supernet_evaluator")
 
 
 def _checkpoint(path, space, data_spec, resolution, config=None):

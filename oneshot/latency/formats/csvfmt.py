@@ -12,7 +12,7 @@ from typing import Any
 
 from oneshot.errors import LUTError
 
-from ..table import Entry, LatencyTable
+from ..table import Entry, LatencyTable, check_latency
 from ._common import Imported, read_text, source_provenance
 
 
@@ -34,9 +34,7 @@ def read(path: str | os.PathLike, space: Any = None, **_: Any) -> Imported:
             raise LUTError(f"{path}:{n}: non-numeric value in {row!r}") from exc
         key = row[0]
         # checked row by row, so the error names the line
-        LatencyTable({} if key.startswith("@") or key == "constant" else {key: entry},
-                     {key: {"": entry}} if key.startswith("@") else {},
-                     entry.ms if key == "constant" else 0.0).check_values(f"{path}:{n}")
+        check_latency(f"{path}:{n}", key, entry.ms, allow_negative=key.startswith("@"))
         if key == "constant":
             table.constant_ms = entry.ms
         elif key.startswith("@"):
