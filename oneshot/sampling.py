@@ -33,6 +33,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from oneshot.registry import Registry
 from oneshot.spaces.core import Architecture, SearchSpace
 
 
@@ -201,18 +202,16 @@ class RoundRobinSampler(PathSampler):
         self.pos = np.asarray(state["pos"], dtype=np.int64)
 
 
-SAMPLERS: dict[str, Callable[..., PathSampler]] = {
-    "uniform": UniformSampler,
-    "fair": FairSampler,
-    "roundrobin": RoundRobinSampler,
-}
+SAMPLERS: Registry[Callable[..., PathSampler]] = Registry("samplers", "sampling")
+SAMPLERS.register("uniform", UniformSampler, "SPOS: one path per step, every choice i.i.d. uniform")
+SAMPLERS.register("fair", FairSampler, "FairNAS strict fairness: every choice trained once per optimizer step")
+SAMPLERS.register("roundrobin", RoundRobinSampler,
+                  "expectation fairness: one path per step, each choice once per cycle of its size")
 
 
 def create_sampler(name: str, space: SearchSpace, seed: int = 0, **options: Any) -> PathSampler:
     """Build a sampler by name; an unknown name lists the valid ones."""
-    if name not in SAMPLERS:
-        raise ValueError(f"unknown sampling {name!r}; valid: {', '.join(SAMPLERS)}")
-    return SAMPLERS[name](space, seed, **options)
+    return SAMPLERS.get(name)(space, seed, **options)
 
 
 def fixed_paths(space: SearchSpace, n: int, seed: int) -> list[Architecture]:

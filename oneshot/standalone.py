@@ -25,7 +25,7 @@ from typing import Any, Callable, Sequence
 import torch
 
 from oneshot.atomic import atomic_write_json
-from oneshot.evaluation.base import EvaluationResult, EvaluatorSpec, evaluate_one, register_evaluator
+from oneshot.evaluation.base import EvaluationResult, EvaluatorSpec, evaluate_one
 from oneshot.spaces.core import Architecture
 from oneshot.spaces.network import SubNetwork, build_network
 
@@ -256,11 +256,6 @@ class StandaloneEvaluator:
         pass
 
 
-def create(config: dict[str, Any], workdir: str | None = None, threads: int | None = None) -> StandaloneEvaluator:
-    """Factory registered as evaluator kind ``standalone``."""
-    return StandaloneEvaluator(config, workdir, threads)
-
-
 def standalone_spec(space: Any, data_info: dict[str, Any], recipe: dict[str, Any] | None = None, *,
                     base_config: dict[str, Any] | None = None, workdir: str | None = None) -> EvaluatorSpec:
     """The ``standalone`` evaluator spec for ``space`` on the recorded data, with a training ``recipe``.
@@ -284,5 +279,3 @@ def standalone_spec(space: Any, data_info: dict[str, Any], recipe: dict[str, Any
     cfg.update(recipe or {})
     return EvaluatorSpec("standalone", {"config": cfg, "workdir": workdir})
 
-
-register_evaluator("standalone", "oneshot.standalone:create")

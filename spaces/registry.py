@@ -1,60 +1,48 @@
-"""Registry of search spaces: ``register_space``, ``create_space(name, **options)``, ``list_spaces``."""
+"""The registry of search spaces (``SPACES``): ``register_space``, ``create_space(name, **options)``,
+``list_spaces``. A space is a factory ``f(**options) -> SearchSpace``; its keyword defaults are the
+options ``-o key=value`` may set."""
 from __future__ import annotations
 
 import inspect
 from typing import Any, Callable
 
+from oneshot.errors import ConfigError
+from oneshot.registry import Registry
+
 from .core import SearchSpace
 
-_SPACES: dict[str, Callable[..., SearchSpace]] = {}
-_DESCRIPTIONS: dict[str, str] = {}
+SPACES: Registry[Callable[..., SearchSpace]] = Registry("spaces", "search space", builtins="oneshot.spaces.builtin",
+                                                    valid_label="valid spaces")
 
 
 def register_space(name: str, description: str = "") -> Callable:
     """Decorator: register a factory ``f(**options) -> SearchSpace`` under ``name``."""
-
-    def wrap(factory: Callable[..., SearchSpace]) -> Callable[..., SearchSpace]:
-        if name in _SPACES:
-            raise ValueError(f"search space {name!r} is already registered")
-        _SPACES[name] = factory
-        _DESCRIPTIONS[name] = description or (factory.__doc__ or "").strip().splitlines()[0]
-        return factory
-
-    return wrap
-
-
-def _load_builtins() -> None:
-    from . import builtin  # noqa: F401  (registers the built-in spaces)
+    return SPACES.decorator(name, description)
 
 
 def list_spaces() -> list[str]:
     """Names of all registered spaces, sorted."""
-    _load_builtins()
-    return sorted(_SPACES)
+    return sorted(SPACES.names())
 
 
 def space_description(name: str) -> str:
-    _load_builtins()
-    return _DESCRIPTIONS[name]
+    return SPACES.description(name)
 
 
 def space_options(name: str) -> dict[str, Any]:
     """The options a space accepts, with their defaults."""
-    _load_builtins()
-    sig = inspect.signature(_SPACES[name])
+    sig = inspect.signature(SPACES.get(name))
     return {p.name: p.default for p in sig.parameters.values()}
 
 
 def create_space(name: str, **options: Any) -> SearchSpace:
     """Build a registered space; unknown names and options get errors listing the valid ones."""
-    _load_builtins()
-    if name not in _SPACES:
-        raise ValueError(f"unknown search space {name!r}; valid spaces: {', '.join(sorted(_SPACES))}")
+    SPACES.check(name)
     valid = space_options(name)
     unknown = set(options) - set(valid)
     if unknown:
-        raise ValueError(f"space {name!r} has no option(s) {sorted(unknown)}; valid options: "
-                         + ", ".join(f"{k} (default {v!r})" for k, v in valid.items()))
-    space = _SPACES[name](**options)
+        raise ConfigError(f"space {name!r} has no option(s) {sorted(unknown)}; valid options: "
+                          + ", ".join(f"{k} (default {v!r})" for k, v in valid.items()))
+    space = SPACES.get(name)(**options)
     space.name = name
     return space

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from .spaces_cmd import parse_options
+from .options import parse_key_values
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -30,7 +30,7 @@ def run(args: argparse.Namespace) -> int:
     # `arch-info NAME` or `arch-info SPACE NAME` with NAME a reference architecture
     ref_name = args.space if args.arch is None else args.arch
     if ref_name in list_references():
-        space, arch = reference(ref_name, **parse_options(args.option))
+        space, arch = reference(ref_name, **parse_key_values(args.option, "space option", "resolution=32"))
         if args.arch is not None and space.name != args.space:
             from oneshot.spaces.references import get_reference
 
@@ -44,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"give an architecture of {args.space!r}, or a reference name alone "
                          f"({', '.join(list_references())})")
     else:
-        space = create_space(args.space, **parse_options(args.option))
+        space = create_space(args.space, **parse_key_values(args.option, "space option", "resolution=32"))
         if args.arch == "random":
             arch = space.sample(np.random.default_rng(args.seed))
         else:

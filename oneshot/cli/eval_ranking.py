@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import argparse
 
-BN_POLICIES = ("ema", "exact", "train-mode", "none")
+from oneshot.evaluation.bn_policies import BN_POLICIES, DEFAULT_BN_POLICY
+from oneshot.evaluation.tabular import BENCHMARKS
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -16,9 +17,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                                    "stand-alone results go to truth.jsonl as they finish (rerun to resume).")
     p.add_argument("--supernet", required=True, metavar="CKPT", help="supernet checkpoint")
     p.add_argument("--n", type=int, default=30, help="architectures to rank (default 30)")
-    p.add_argument("--bn-policy", action="append", choices=BN_POLICIES, metavar="POLICY",
-                   help=f"BN policy of the supernet scores, repeatable ({', '.join(BN_POLICIES)}; default exact)")
-    p.add_argument("--benchmark", choices=("nas-bench-macro",),
+    p.add_argument("--bn-policy", action="append", choices=BN_POLICIES.names(), metavar="POLICY",
+                   help=f"BN policy of the supernet scores, repeatable ({', '.join(BN_POLICIES.names())}; "
+                        f"default {DEFAULT_BN_POLICY})")
+    p.add_argument("--benchmark", choices=BENCHMARKS.names(),
                    help="ground truth from a tabular benchmark instead of stand-alone training")
     p.add_argument("--epochs", type=int, default=None, help="stand-alone epochs per architecture")
     p.add_argument("--batch-size", type=int, default=None, help="stand-alone batch size")
@@ -46,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
     recipe = {k: v for k, v in {"epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr,
                                 "seed": args.train_seed, "device": args.device}.items() if v is not None}
     cfg = RankingConfig(supernet=args.supernet, out=args.out, n=args.n,
-                        bn_policies=tuple(dict.fromkeys(args.bn_policy or ["exact"])), benchmark=args.benchmark,
+                        bn_policies=tuple(dict.fromkeys(args.bn_policy or [DEFAULT_BN_POLICY])), benchmark=args.benchmark,
                         seed=args.seed, workers=args.workers, ray_address=args.ray_address,
                         calib_images=args.calib_images, val_images=args.val_images, device=args.device,
                         standalone=recipe, progress=not args.no_progress, score_cache_mb=args.score_cache_mb,

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import argparse
 
-from .spaces_cmd import parse_options
+from oneshot.latency.formats import FORMATS
 
-FORMAT_NAMES = ("ofa", "proxylessnas", "tfnas", "s3nas", "osnaslib", "csv", "tunas", "single-path-nas")
+from .options import parse_key_values
 
 
 def _space_args(p: argparse.ArgumentParser, required: bool = True) -> None:
@@ -49,7 +49,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
     q = lsub.add_parser("import", help="read a published table into oneshot's form")
     q.add_argument("path", help="the published table (file or folder)")
-    q.add_argument("--format", required=True, choices=FORMAT_NAMES, help="source format")
+    q.add_argument("--format", required=True, choices=FORMATS.names(),
+                   help=f"source format ({FORMATS.help_text()})")
     _space_args(q, required=False)
     q.add_argument("--out", required=True, help="table JSON to write")
     q.add_argument("--skip-ms", type=float, default=0.0, help="single-path-nas: cost of a skip (default 0)")
@@ -85,7 +86,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def _space(args: argparse.Namespace):
     from oneshot.spaces import create_space
 
-    return create_space(args.space, **parse_options(args.option))
+    return create_space(args.space, **parse_key_values(args.option, "space option", "resolution=32"))
 
 
 def _protocol(args: argparse.Namespace, base=None):

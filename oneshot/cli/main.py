@@ -6,27 +6,36 @@ inside ``run`` so that ``oneshot --help`` and ``oneshot spaces`` answer in well 
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
-from typing import Sequence
+from typing import Any, NoReturn, Sequence
 
-#: command modules under ``oneshot.cli``, in the order ``--help`` lists them
-COMMAND_MODULES = [
-    "spaces_cmd",
-    "arch_info",
-    "lut",
-    "train_supernet",
-    "search",
-    "sweep",
-    "export",
-    "train_arch",
-    "eval_ranking",
-    "quickstart",
-]
+from oneshot.registry import Registry
+
+#: sub-commands: name -> the ``add_parser(subparsers)`` of its module, in the order ``--help`` lists them
+COMMANDS: Registry[Any] = Registry("commands", "command")
+for _name, _module in [("spaces", "spaces_cmd"), ("arch-info", "arch_info"), ("lut", "lut"),
+                       ("train-supernet", "train_supernet"), ("search", "search"), ("sweep", "sweep"),
+                       ("export", "export"), ("train-arch", "train_arch"), ("eval-ranking", "eval_ranking"),
+                       ("quickstart", "quickstart")]:
+    COMMANDS.register(_name, f"oneshot.cli.{_module}:add_parser")
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse with the project's error style: one line naming the problem, status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        print(f"error: {self.prog}: {message} (see `{self.prog} --help`)", file=sys.stderr)
+        sys.exit(2)
+
+    def _check_value(self, action: argparse.Action, value: Any) -> None:
+        # the registries' wording for an unknown name, and in their order
+        if action.choices is not None and value not in action.choices:
+            raise argparse.ArgumentError(action, f"invalid choice {value!r}; valid: "
+                                                 f"{', '.join(map(str, action.choices))}")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="oneshot",
         description="One-shot neural architecture search: train a supernet once, then search it "
                     "under FLOPs / params / latency budgets and export the Pareto front.",
@@ -36,9 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser.add_argument("--version", action="version", version=f"oneshot {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMAND_MODULES:
-        module = importlib.import_module(f"oneshot.cli.{name}")
-        module.add_parser(sub)
+    for name in COMMANDS.names():
+        COMMANDS.get(name)(sub)
     return parser
 
 
@@ -47,7 +55,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     from oneshot.errors import OneshotError
 
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, --version, or a usage error already printed as one line
+        return int(exc.code or 0)
     if not getattr(args, "command", None):
         parser.print_help()
         return 0

@@ -3,7 +3,12 @@ from __future__ import annotations
 
 import argparse
 
-BN_POLICIES = ("ema", "exact", "train-mode", "none")
+from oneshot.evaluation.bn_policies import BN_POLICIES, DEFAULT_BN_POLICY
+from oneshot.evaluation.base import EVALUATORS
+from oneshot.evaluation.tabular import BENCHMARKS
+from oneshot.strategies import STRATEGIES
+
+from .options import parse_key_values
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -17,9 +22,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                "--objective flops:min --constraint 'flops<=60M' --budget 500 --out runs/nbm")
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--supernet", metavar="PATH", help="supernet checkpoint from `oneshot train-supernet`")
-    src.add_argument("--benchmark", choices=["nas-bench-macro"],
+    src.add_argument("--benchmark", choices=BENCHMARKS.names(),
                      help="score with a tabular benchmark instead of a supernet (ground truth)")
-    p.add_argument("--strategy", default="nsga2", help="random, evolution or nsga2 (default: nsga2)")
+    src.add_argument("--evaluator", choices=EVALUATORS.names(), metavar="KIND",
+                     help=f"any registered evaluator, configured with -e KEY=VALUE ({EVALUATORS.help_text()})")
+    p.add_argument("--eval-option", "-e", action="append", default=[], metavar="KEY=VALUE",
+                   help="option of --evaluator KIND, e.g. -e checkpoint=sn/supernet.pt (repeatable)")
+    p.add_argument("--strategy", default="nsga2", choices=STRATEGIES.names(),
+                   help=f"{STRATEGIES.help_text()} (default: nsga2)")
     p.add_argument("--param", "-p", action="append", default=[], metavar="KEY=VALUE",
                    help="strategy parameter, e.g. -p pop_size=30 (repeatable)")
     p.add_argument("--objective", action="append", default=[], metavar="METRIC:max|min",
@@ -31,8 +41,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--lut", metavar="PATH", help="latency lookup table (prices latency_ms)")
     p.add_argument("--budget", type=int, default=1000, help="number of evaluations (default 1000)")
     p.add_argument("--seed", type=int, default=0, help="seed of the strategy and calibration subset")
-    p.add_argument("--bn-policy", choices=BN_POLICIES, default="exact",
-                   help="BN recalibration before scoring a subnet (default exact: OFA-style exact averages over the calibration subset; ema with few batches gave near-chance, tied scores in our runs)")
+    p.add_argument("--bn-policy", choices=BN_POLICIES.names(), default=DEFAULT_BN_POLICY,
+                   help=f"BN statistics before scoring a subnet ({BN_POLICIES.help_text()}; default "
+                        f"{DEFAULT_BN_POLICY}: ema with few batches gave near-chance, tied scores in our runs)")
     p.add_argument("--calib-images", type=int, default=1024,
                    help="training images used to recalibrate BN (default 1024)")
     p.add_argument("--calib-batch", type=int, default=128, help="calibration batch size (default 128)")
@@ -75,22 +86,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 DEFAULT_OBJECTIVE = {"supernet": "loss:min", "benchmark": "accuracy:max"}
 
 
-def _value(text: str):
-    import json
-
-    for conv in (int, float):
-        try:
-            return conv(text)
-        except ValueError:
-            pass
-    if text.lower() in ("none", "null"):
-        return None
-    try:
-        return json.loads(text)
-    except ValueError:
-        return text
-
-
 def _pool_options(args: argparse.Namespace) -> dict:
     """The Ray pool options given on the command line (flags left at None are not passed)."""
     flags = {"cpus_per_worker": args.worker_cpus, "gpus_per_worker": args.worker_gpus,
@@ -99,44 +94,51 @@ def _pool_options(args: argparse.Namespace) -> dict:
     return {k: v for k, v in flags.items() if v is not None}
 
 
-def run(args: argparse.Namespace) -> int:
+def evaluator_spec(args: argparse.Namespace):
+    """The evaluator of a search: ``--benchmark``, ``--supernet`` (with the scoring flags) or any
+    registered ``--evaluator KIND -e KEY=VALUE``."""
+    from pathlib import Path
+
     from oneshot.errors import ConfigError
     from oneshot.evaluation import EvaluatorSpec
-    from oneshot.search import SearchConfig, SearchRun, parse_constraint, parse_objective
-    from oneshot.strategies import list_strategies
+    from oneshot.evaluation.base import supernet_spec
 
-    if args.strategy not in list_strategies():
-        raise ConfigError(f"unknown strategy {args.strategy!r}; valid: {', '.join(list_strategies())}")
-    params = {}
-    for item in args.param:
-        if "=" not in item:
-            raise ConfigError(f"--param {item!r}: write KEY=VALUE, e.g. pop_size=30")
-        k, v = item.split("=", 1)
-        params[k.strip()] = _value(v.strip())
+    options = parse_key_values(args.eval_option, "--eval-option", "checkpoint=sn/supernet.pt")
+    if options and not args.evaluator:
+        raise ConfigError("-e/--eval-option configures --evaluator KIND; with --supernet or --benchmark use "
+                          "their own flags")
+    if args.evaluator:
+        return EvaluatorSpec(args.evaluator, options)
     if args.benchmark:
-        spec = EvaluatorSpec("nas-bench-macro", {})
-    else:
-        from pathlib import Path
+        return EvaluatorSpec(args.benchmark, {})
+    if not Path(args.supernet).is_file():
+        raise ConfigError(f"--supernet {args.supernet}: no such file; train one with `oneshot train-supernet`")
+    return supernet_spec(args.supernet, bn_policy=args.bn_policy, calib_images=args.calib_images,
+                         calib_batch=args.calib_batch, val_images=args.val_images, device=args.device,
+                         seed=args.seed, score_cache_mb=args.score_cache_mb,
+                         score_train_images=args.score_train_images or None)
 
-        path = str(Path(args.supernet).resolve())
-        if not Path(path).is_file():
-            raise ConfigError(f"--supernet {args.supernet}: no such file; train one with `oneshot train-supernet`")
-        spec = EvaluatorSpec("supernet", {"checkpoint": path, "bn_policy": args.bn_policy,
-                                          "calib_images": args.calib_images, "calib_batch": args.calib_batch,
-                                          "val_images": args.val_images, "device": args.device,
-                                          "seed": args.seed})
-        if args.score_cache_mb is not None:
-            spec.options["score_cache_mb"] = args.score_cache_mb
-        if args.score_train_images:
-            spec.options["score_train_images"] = args.score_train_images
-    config = SearchConfig(
+
+def build_config(args: argparse.Namespace):
+    """The ``SearchConfig`` of parsed ``oneshot search`` flags (the sweep builds its trials with it too)."""
+    from oneshot.search import SearchConfig, parse_constraint, parse_objective
+
+    params = parse_key_values(args.param, "--param", "pop_size=30")
+    spec = evaluator_spec(args)
+    default_objective = DEFAULT_OBJECTIVE["supernet" if spec.kind == "supernet" else "benchmark"]
+    return SearchConfig(
         evaluator=spec, out=args.out, strategy=args.strategy, strategy_params=params,
-        objectives=[parse_objective(o) for o in (args.objective or [DEFAULT_OBJECTIVE["benchmark" if args.benchmark
-                                                                                    else "supernet"]])],
+        objectives=[parse_objective(o) for o in (args.objective or [default_objective])],
         constraints=[parse_constraint(c) for c in args.constraint], budget=args.budget, seed=args.seed,
         resume=args.resume, workers=args.workers, ray_address=args.ray_address, lut=args.lut,
         pool_options=_pool_options(args),
-        supernet=None if args.benchmark else path, progress=not args.no_progress)
+        supernet=spec.options["checkpoint"] if spec.kind == "supernet" else None, progress=not args.no_progress)
+
+
+def run(args: argparse.Namespace) -> int:
+    from oneshot.search import SearchRun
+
+    config = build_config(args)
     summary = SearchRun(config).run()
     best = summary.get("best")
     print(f"{summary['evaluations']} evaluations ({summary['failed']} failed), stopped: "

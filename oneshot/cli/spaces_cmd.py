@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import argparse
 
+from .options import parse_key_values
+
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("spaces", help="list search spaces, or show one space's layers",
@@ -16,22 +18,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def parse_options(pairs: list[str]) -> dict:
-    """``["resolution=32", "width=1.2"]`` -> ``{"resolution": 32, "width": 1.2}``."""
-    import json
-
-    out = {}
-    for pair in pairs:
-        if "=" not in pair:
-            raise ValueError(f"space option {pair!r} must look like KEY=VALUE (e.g. resolution=32)")
-        key, value = pair.split("=", 1)
-        try:
-            out[key] = json.loads(value)
-        except json.JSONDecodeError:
-            out[key] = value
-    return out
-
-
 def run(args: argparse.Namespace) -> int:
     from oneshot.spaces import create_space, list_spaces, space_description
 
@@ -42,7 +28,7 @@ def run(args: argparse.Namespace) -> int:
     if args.action == "show":
         if not args.name:
             raise ValueError("`oneshot spaces show` needs a space name; run `oneshot spaces` to list them")
-        space = create_space(args.name, **parse_options(args.option))
+        space = create_space(args.name, **parse_key_values(args.option, "space option", "resolution=32"))
         print(f"{space.name}: {space_description(space.name)}")
         print(f"options: {space.options}   resolution policy: {space.policy.note}")
         print(f"{len(space)} dimensions, {space.size:,} encodings")

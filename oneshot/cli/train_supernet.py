@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import argparse
 
+from oneshot.sampling import SAMPLERS
+
 # flag -> (TrainConfig field, type, help); booleans get --x / --no-x pairs below
 _OPTIONS = [
     ("--space", "space", str, "search space (see `oneshot spaces`; default tiny)"),
     ("--data", "data", str, "digits (embedded, default) | npz:PATH | cifar10:ROOT | cifar100:ROOT | imagefolder:ROOT"),
     ("--resolution", "resolution", int, "input size (default: 16 for digits, 32 otherwise; fixed-size spaces keep theirs)"),
     ("--val-fraction", "val_fraction", float, "share of the training images held out for validation (default 0.1)"),
-    ("--sampling", "sampling", str, "uniform (SPOS) | fair (FairNAS strict fairness) | roundrobin (default uniform)"),
+    ("--sampling", "sampling", str, f"{SAMPLERS.help_text()} (default uniform)"),
     ("--fair-paths", "fair_paths", int, "fair: paths per step (default: the largest choice count, FairNAS's M)"),
     ("--epochs", "epochs", int, "training epochs (default 3)"),
     ("--batch-size", "batch_size", int, "global batch size, split across DDP ranks (default: 16 for digits, 128 otherwise)"),
@@ -56,7 +58,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--option", "-o", action="append", default=None, metavar="KEY=VALUE",
                    help="space option, e.g. -o width=1.0 (repeatable)")
     for flag, dest, typ, text in _OPTIONS:
-        p.add_argument(flag, dest=dest, type=typ, default=None, help=text)
+        p.add_argument(flag, dest=dest, type=typ, default=None, help=text,
+                       **({"choices": SAMPLERS.names()} if dest == "sampling" else {}))
     for name, dest, text in _FLAGS:
         p.add_argument(f"--{name}", dest=dest, action=argparse.BooleanOptionalAction, default=None, help=text)
     few = p.add_argument_group("few-shot supernet (Zhao et al. 2021): after training, split on one dimension")
@@ -99,9 +102,9 @@ def collect_config(args: argparse.Namespace) -> tuple[dict, set[str]]:
         if getattr(args, dest) is not None:
             values[dest] = getattr(args, dest)
     if args.option:
-        from .spaces_cmd import parse_options
+        from .options import parse_key_values
 
-        values["space_options"] = {**values.get("space_options", {}), **parse_options(args.option)}
+        values["space_options"] = {**values.get("space_options", {}), **parse_key_values(args.option, "space option", "resolution=32")}
     if values.get("grad_clip") == 0:
         values["grad_clip"] = None
     return values, set(values)

@@ -1,7 +1,7 @@
-"""Evaluators: ``evaluate(archs) -> metrics``, in-process or on a pool of Ray actors."""
-from .base import EvaluationResult, Evaluator, EvaluatorSpec, register_evaluator, stream_results
+"""Evaluators: ``evaluate(archs) -> metrics``, in-process or on a pool of Ray actors.
 
-__all__ = ["EvaluationResult", "Evaluator", "EvaluatorSpec", "register_evaluator", "stream_results"]
+Every kind is an entry of the registry ``EVALUATORS`` (``base.py``); ``EvaluatorSpec(kind, options)``
+builds one anywhere, a Ray worker included."""
+from .base import EVALUATORS, EvaluationResult, Evaluator, EvaluatorSpec, register_evaluator, stream_results
 
-register_evaluator("nas-bench-macro", "oneshot.evaluation.tabular:create")
-register_evaluator("supernet", "oneshot.evaluation.supernet_evaluator:create")
+__all__ = ["EVALUATORS", "EvaluationResult", "Evaluator", "EvaluatorSpec", "register_evaluator", "stream_results"]

@@ -6,11 +6,11 @@ a checkpoint *path*), never the supernet itself: each worker loads the supernet 
 """
 from __future__ import annotations
 
-import importlib
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Protocol, Sequence
 
+from oneshot.registry import Registry
 from oneshot.spaces.core import Architecture, SearchSpace
 
 
@@ -73,17 +73,22 @@ def stream_results(evaluator: Evaluator, archs: Sequence[Architecture]) -> Itera
         yield from evaluator.evaluate([arch])
 
 
-#: kind -> "module:factory"; factories take the spec's options as keyword arguments
-_EVALUATORS: dict[str, str] = {}
+#: kind -> evaluator class or factory; called with the spec's options as keyword arguments.
+#: Built-in kinds are lazy "module:attribute" targets, so a spec stays cheap to build and to send.
+EVALUATORS: Registry[Callable[..., Evaluator]] = Registry("evaluators", "evaluator")
+EVALUATORS.register("supernet", "oneshot.evaluation.supernet_evaluator:SupernetEvaluator",
+                    "a frozen supernet: BN recalibrated by a policy, accuracy and loss on its validation split")
+EVALUATORS.register("nas-bench-macro", "oneshot.evaluation.tabular:NASBenchMacroEvaluator",
+                    "NAS-Bench-Macro ground truth (mean test accuracy of 3 CIFAR-10 trainings)")
+EVALUATORS.register("standalone", "oneshot.standalone:StandaloneEvaluator",
+                    "train each architecture from scratch (the `train-arch` recipe), validation + test accuracy")
+EVALUATORS.register("synthetic", "oneshot.evaluation.testing:SyntheticEvaluator",
+                    "a deterministic synthetic score with optional delays and failures (tests, demos)")
 
 
-def register_evaluator(kind: str, target: str) -> None:
-    """Register ``kind`` as ``"package.module:factory"`` (imported lazily, so specs stay cheap)."""
-    _EVALUATORS[kind] = target
-
-
-def evaluator_kinds() -> list[str]:
-    return sorted(_EVALUATORS)
+def register_evaluator(kind: str, target: str | Callable[..., Evaluator], description: str = "") -> None:
+    """Register evaluator ``kind``: a class/factory or ``"package.module:attribute"``."""
+    EVALUATORS.register(kind, target, description)
 
 
 @dataclass(frozen=True)
@@ -94,11 +99,17 @@ class EvaluatorSpec:
     options: dict[str, Any] = field(default_factory=dict)
 
     def create(self) -> Evaluator:
-        if self.kind not in _EVALUATORS:
-            raise ValueError(f"unknown evaluator {self.kind!r}; valid: {', '.join(evaluator_kinds())}")
-        module_name, factory_name = _EVALUATORS[self.kind].split(":")
-        factory: Callable[..., Evaluator] = getattr(importlib.import_module(module_name), factory_name)
-        return factory(**self.options)
+        return EVALUATORS.get(self.kind)(**self.options)
 
     def to_json(self) -> dict[str, Any]:
         return {"kind": self.kind, "options": dict(self.options)}
+
+
+def supernet_spec(checkpoint: str, **options: Any) -> EvaluatorSpec:
+    """The ``supernet`` evaluator's spec for ``checkpoint`` (made absolute, so Ray workers find it from
+    any directory). Options left at None are not passed: their defaults live in one place, the
+    evaluator's signature."""
+    from pathlib import Path
+
+    return EvaluatorSpec("supernet", {"checkpoint": str(Path(checkpoint).resolve()),
+                                      **{k: v for k, v in options.items() if v is not None}})

@@ -30,6 +30,8 @@ from typing import Iterable, Sequence
 import torch
 from torch import nn
 
+from .bn_policies import BN_POLICIES
+
 _BN = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)
 #: a module on a path: (slot index, choice index); a prefix is a tuple of these
 Step = tuple[int, int]
@@ -122,7 +124,8 @@ class PrefixEngine:
                  val: Sequence[tuple[torch.Tensor, torch.Tensor]], policy: str, cache_mb: float = 0,
                  groups: Sequence[str | None] | None = None):
         self.supernet = supernet
-        self.calib = list(calib) if policy in ("ema", "exact") else []
+        self._policy = BN_POLICIES.get(policy)
+        self.calib = list(calib) if self._policy.calibrates else []
         self.val = list(val)
         self.policy = policy
         self.n_val = sum(int(y.numel()) for _, y in self.val)
@@ -245,7 +248,7 @@ class PrefixEngine:
                     node.stats = self._fresh_stats(bn_of[node])
                 for bns in bn_of.values():
                     for bn in bns:
-                        if self.policy == "exact":
+                        if self._policy.exact_average:
                             bn.momentum = None  # cumulative average: the exact mean over the batches
                 for b, x in enumerate(self.calib):
                     for _ in self._walk(root, x, b, bn_of, calib=True):  # a generator: drive it
@@ -308,7 +311,7 @@ class PrefixEngine:
         self.module_runs += 1
         if calib:  # train-mode BN accumulating into this node's own statistics
             return self._forward(node.module, x, bns, node.stats, train_bn=True)
-        if self.policy == "train-mode":
+        if self._policy.batch_stats:
             # batch statistics; updates go to throwaway copies so the supernet's stay untouched
             throwaway = [[bn.running_mean.clone(), bn.running_var.clone(), bn.num_batches_tracked.clone()]
                          for bn in bns]

@@ -145,7 +145,7 @@ class RayEvaluatorPool:
         self.max_retries = int(max_retries)
         self.start_timeout_s = float(start_timeout_s)
         self.threads_per_worker = int(threads_per_worker)
-        self._target = base._EVALUATORS[spec.kind]
+        self._target = base.EVALUATORS.target_path(spec.kind)  # re-registered in every worker
         self._closed = False
         self._cache: dict[str, EvaluationResult] = {}
         self._pool: list[_Worker] = []
@@ -444,8 +444,7 @@ def _check_options(spec: EvaluatorSpec, workers: int, cpus: float, gpus: float, 
     if not isinstance(spec, EvaluatorSpec):
         raise ConfigError(f"RayEvaluatorPool needs an EvaluatorSpec (a picklable recipe), got "
                           f"{type(spec).__name__}; never pass an evaluator or a supernet object")
-    if spec.kind not in base._EVALUATORS:
-        raise ConfigError(f"unknown evaluator {spec.kind!r}; valid: {', '.join(base.evaluator_kinds())}")
+    base.EVALUATORS.check(spec.kind)
     checks = [(isinstance(workers, int) and workers >= 1, f"workers must be an integer >= 1, got {workers!r}"),
               (cpus >= 0, f"cpus_per_worker must be >= 0, got {cpus!r}"),
               (gpus >= 0, f"gpus_per_worker must be >= 0, got {gpus!r}"),

@@ -36,10 +36,10 @@ from oneshot.errors import ConfigError
 from oneshot.spaces.core import Architecture
 
 from .base import EvaluationResult
+from .bn_policies import BN_POLICIES, DEFAULT_BN_POLICY
 from .base import evaluate_one as _evaluate_one
 from .prefix_engine import PrefixEngine, default_cache_mb
 
-BN_POLICIES = ("ema", "exact", "train-mode", "none")
 _BN = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)
 
 
@@ -48,19 +48,18 @@ class SupernetEvaluator:
 
     metric_names = ("accuracy", "loss")
 
-    def __init__(self, checkpoint: str, bn_policy: str = "exact", calib_images: int = 1024, calib_batch: int = 128,
+    def __init__(self, checkpoint: str, bn_policy: str = DEFAULT_BN_POLICY, calib_images: int = 1024, calib_batch: int = 128,
                  val_images: int | None = None, eval_batch: int = 256, device: str = "cpu", seed: int = 0,
                  data: str | None = None, threads: int | None = None, engine: bool = True,
                  score_cache_mb: float | None = None, chunk: int = 256, score_train_images: int = 0):
-        if bn_policy not in BN_POLICIES:
-            raise ConfigError(f"unknown BN policy {bn_policy!r}; valid: {', '.join(BN_POLICIES)}")
+        policy = BN_POLICIES.get(bn_policy)
         for name, value in (("calib_batch", calib_batch), ("eval_batch", eval_batch)):
             if int(value) < 1:
                 raise ConfigError(f"{name} must be >= 1, got {value}")
         if val_images is not None and int(val_images) < 1:
             raise ConfigError(f"--val-images must be >= 1 (or omitted for the whole validation split), "
                               f"got {val_images}")
-        if bn_policy in ("ema", "exact") and int(calib_images) < 1:
+        if policy.calibrates and int(calib_images) < 1:
             raise ConfigError(f"BN policy {bn_policy!r} needs calib_images >= 1, got {calib_images}")
         if threads:
             torch.set_num_threads(int(threads))
@@ -87,8 +86,9 @@ class SupernetEvaluator:
                               f"`oneshot train-supernet`")
         splits = load_data_from_info(meta["data"], spec=data)
         self.bn_policy = bn_policy
+        self._policy = policy
         g = torch.Generator().manual_seed(int(seed))
-        n_cal = min(int(calib_images), len(splits.train)) if bn_policy in ("ema", "exact") else 0
+        n_cal = min(int(calib_images), len(splits.train)) if policy.calibrates else 0
         cal_idx = torch.randperm(len(splits.train), generator=g)[:n_cal]
         self._calib = [x for x, _ in splits.train.subset(cal_idx).batches(int(calib_batch), device=self.device)]
         if self.device.type == "cpu":
@@ -156,7 +156,7 @@ class SupernetEvaluator:
         momenta = [bn.momentum for bn in bns]
         for bn in bns:
             bn.reset_running_stats()
-            if self.bn_policy == "exact":
+            if self._policy.exact_average:
                 bn.momentum = None  # cumulative average: exact mean over the calibration batches
             bn.train()
         try:
@@ -170,7 +170,7 @@ class SupernetEvaluator:
     @torch.no_grad()
     def _score(self, arch: Architecture, bns) -> dict[str, float]:
         saved = None
-        if self.bn_policy == "train-mode":
+        if self._policy.batch_stats:
             saved = [(bn.running_mean.clone(), bn.running_var.clone(), bn.num_batches_tracked.clone()) for bn in bns]
             for bn in bns:
                 bn.train()
@@ -204,7 +204,7 @@ class SupernetEvaluator:
     def _cached_score(self, arch: Architecture, key: str) -> dict[str, float]:
         if key not in self._cache:
             bns = self._path_bns(arch)
-            if self.bn_policy in ("ema", "exact"):
+            if self._policy.calibrates:
                 self._calibrate(arch, bns)
             self._cache[key] = self._score(arch, bns)
         return dict(self._cache[key])
@@ -270,11 +270,3 @@ class SupernetEvaluator:
             if engine.cache is not None:
                 engine.cache.clear()
 
-
-def create(checkpoint: str, bn_policy: str = "exact", calib_images: int = 1024, calib_batch: int = 128,
-           val_images: int | None = None, eval_batch: int = 256, device: str = "cpu", seed: int = 0,
-           data: str | None = None, threads: int | None = None, engine: bool = True,
-           score_cache_mb: float | None = None, score_train_images: int = 0) -> SupernetEvaluator:
-    """Factory registered as evaluator kind ``supernet``."""
-    return SupernetEvaluator(checkpoint, bn_policy, calib_images, calib_batch, val_images, eval_batch, device,
-                             seed, data, threads, engine, score_cache_mb, score_train_images=score_train_images)

@@ -14,7 +14,12 @@ from typing import Any, Sequence
 from oneshot.errors import ConfigError
 from oneshot.spaces.core import Architecture
 
+from oneshot.registry import Registry
+
 from .base import EvaluationResult, evaluate_one
+
+#: tabular benchmarks (``--benchmark NAME``): each name is also an evaluator kind of ``EVALUATORS``
+BENCHMARKS: Registry[type] = Registry("benchmarks", "tabular benchmark")
 
 PACKAGED = Path(__file__).resolve().parent.parent / "data" / "nas-bench-macro_cifar10.json"
 
@@ -67,6 +72,5 @@ class NASBenchMacroEvaluator:
         pass
 
 
-def create(path: str | None = None, delay_s: float = 0.0) -> NASBenchMacroEvaluator:
-    """Factory registered as evaluator kind ``nas-bench-macro``."""
-    return NASBenchMacroEvaluator(path, delay_s)
+BENCHMARKS.register("nas-bench-macro", NASBenchMacroEvaluator,
+                    "NAS-Bench-Macro (CIFAR-10, 6,561 encodings of the nas-bench-macro space, mean of 3 seeds)")

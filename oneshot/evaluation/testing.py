@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 from typing import Any, Sequence
 
-from oneshot.evaluation.base import EvaluationResult, register_evaluator
+from oneshot.evaluation.base import EvaluationResult
 from oneshot.spaces.core import Architecture, SearchSpace
 from oneshot.spaces.registry import create_space
 
@@ -145,5 +145,3 @@ class SyntheticEvaluator:
     def close(self) -> None:
         self._net = self._inputs = None
 
-
-register_evaluator("synthetic", "oneshot.evaluation.testing:SyntheticEvaluator")

@@ -24,10 +24,11 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from oneshot.atomic import atomic_savefig, atomic_write_text
+from oneshot.evaluation.bn_policies import BN_POLICIES, DEFAULT_BN_POLICY
+from oneshot.evaluation.tabular import BENCHMARKS
 from oneshot.ranking.metrics import ranking_summary
 from oneshot.ranking.sampling import stratified_by_cost
 
-BENCHMARKS = ("nas-bench-macro",)
 #: MACs budgets where a user decides (30M / 45M / 60M on NAS-Bench-Macro: low, mid and high budgets of its 7.7M-106M range)
 DEFAULT_BUDGETS = {"nas-bench-macro": (30e6, 45e6, 60e6)}
 
@@ -39,7 +40,7 @@ class RankingConfig:
     supernet: str
     out: str
     n: int = 30
-    bn_policies: tuple[str, ...] = ("ema",)
+    bn_policies: tuple[str, ...] = (DEFAULT_BN_POLICY,)
     benchmark: str | None = None           # None: stand-alone training gives the truth
     seed: int = 0
     workers: int = 1
@@ -60,8 +61,10 @@ class RankingConfig:
 
         if self.n < 3:
             raise ConfigError(f"--n must be >= 3 to measure a ranking, got {self.n}")
-        if self.benchmark is not None and self.benchmark not in BENCHMARKS:
-            raise ConfigError(f"--benchmark {self.benchmark!r} is unknown; valid: {', '.join(BENCHMARKS)}")
+        if self.benchmark is not None:
+            BENCHMARKS.check(self.benchmark, "--benchmark")
+        for policy in self.bn_policies:
+            BN_POLICIES.check(policy, "--bn-policy")
         if self.workers < 1:
             raise ConfigError(f"--workers must be >= 1, got {self.workers}")
         if not self.bn_policies:
@@ -150,7 +153,7 @@ def run_ranking(cfg: RankingConfig) -> dict[str, Any]:
 
     from oneshot.checkpoint import file_sha256, load_checkpoint
     from oneshot.costs.counting import flops_params_table
-    from oneshot.evaluation.base import EvaluatorSpec
+    from oneshot.evaluation.base import supernet_spec
     from oneshot.spaces.core import space_from_json
 
     cfg.validate()
@@ -190,11 +193,9 @@ def run_ranking(cfg: RankingConfig) -> dict[str, Any]:
 
     supernet_scores: dict[str, dict[str, float]] = {}
     for policy in cfg.bn_policies:
-        spec = EvaluatorSpec("supernet", {"checkpoint": str(Path(cfg.supernet).resolve()), "bn_policy": policy,
-                                          "calib_images": cfg.calib_images, "val_images": cfg.val_images,
-                                          "device": cfg.device, "seed": cfg.seed,
-                                          "score_cache_mb": cfg.score_cache_mb,
-                                          "score_train_images": cfg.score_train_images})
+        spec = supernet_spec(cfg.supernet, bn_policy=policy, calib_images=cfg.calib_images,
+                             val_images=cfg.val_images, device=cfg.device, seed=cfg.seed,
+                             score_cache_mb=cfg.score_cache_mb, score_train_images=cfg.score_train_images)
         evaluator = spec.create()
         try:
             results = _score(evaluator, archs, f"supernet ({policy})", cfg.progress)

@@ -101,6 +101,14 @@ def versions() -> dict[str, str]:
     return out
 
 
+def _comparable(key: str, value: Any) -> Any:
+    """An identity entry as --resume compares it: an evaluator option set to None is the same as an
+    option not given (its default applies either way)."""
+    if key == "evaluator" and isinstance(value, dict):
+        return {**value, "options": {k: v for k, v in value.get("options", {}).items() if v is not None}}
+    return value
+
+
 class SearchRun:
     """One search writing into ``config.out``; ``run()`` returns the summary also saved in search.json."""
 
@@ -175,7 +183,7 @@ class SearchRun:
         saved = read_json(meta_path, "search provenance")
         if not isinstance(saved, dict) or saved.get("format") != FORMAT or "identity" not in saved:
             raise CheckpointError(f"{meta_path} is not a oneshot search record (format {FORMAT})")
-        diffs = [k for k in identity if saved["identity"].get(k) != identity[k]]
+        diffs = [k for k in identity if _comparable(k, saved["identity"].get(k)) != _comparable(k, identity[k])]
         if diffs:
             detail = "; ".join(f"{k}: saved {saved['identity'].get(k)!r} vs now {identity[k]!r}"
                                for k in diffs if k != "space")

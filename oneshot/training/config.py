@@ -11,9 +11,9 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from oneshot.errors import ConfigError
+from oneshot.sampling import SAMPLERS
 
 SCHEDULES = ("cosine", "step", "constant")
-SAMPLINGS = ("uniform", "fair", "roundrobin")
 DEVICES = ("cpu", "cuda", "auto")
 
 
@@ -59,7 +59,7 @@ class TrainConfig:
             if not cond:
                 raise ConfigError(msg)
 
-        need(self.sampling in SAMPLINGS, f"--sampling {self.sampling!r} is unknown; valid: {', '.join(SAMPLINGS)}")
+        need(self.sampling in SAMPLERS, f"--sampling {self.sampling!r} is unknown; valid: {', '.join(SAMPLERS.names())}")
         need(self.schedule in SCHEDULES, f"--schedule {self.schedule!r} is unknown; valid: {', '.join(SCHEDULES)}")
         need(self.device in DEVICES or self.device.startswith("cuda:"),
              f"--device {self.device!r} is unknown; valid: cpu, cuda, cuda:N, auto")

@@ -67,10 +67,9 @@ def resolve_device(name: str, local_rank: int = 0) -> torch.device:
 
 def build_space(config: TrainConfig, data_kind: str):
     """The space at the data's resolution; ``(space, resolution)``."""
-    from oneshot.spaces.registry import list_spaces
+    from oneshot.spaces.registry import SPACES
 
-    if config.space not in list_spaces():
-        raise ConfigError(f"unknown search space {config.space!r}; valid spaces: {', '.join(list_spaces())}")
+    SPACES.check(config.space)
     accepted = space_options(config.space)
     opts = dict(config.space_options)
     resolution = config.resolution or opts.get("resolution")

@@ -9,35 +9,37 @@ report it instead of hiding it.
 """
 from __future__ import annotations
 
-import importlib
 import os
-from typing import Any
+from typing import Any, Callable
 
-from oneshot.errors import ConfigError
+from oneshot.registry import Registry
 
 from ._common import Imported
 
-#: format name -> (module, one-line description)
-FORMATS: dict[str, tuple[str, str]] = {
-    "ofa": ("ofa", "OFA / ProxylessNAS YAML (`expanded_conv-input:...`); OFA's expand = mid channels"),
-    "proxylessnas": ("ofa", "ProxylessNAS YAML (same grammar; expand = expansion ratio, `var` not `std`)"),
-    "tfnas": ("tfnas", "TF-NAS pickle (restricted unpickler; negative entries clamped and reported)"),
-    "s3nas": ("s3nas", "S3NAS folder: <Class>/<block string>_imgsize<H>.json -> {\"latency\": ms}"),
-    "osnaslib": ("osnaslib", "OSNASLib JSON {\"latency\": [[per layer, per choice]], \"base_latency\": ms}"),
-    "csv": ("csvfmt", "generic CSV: key,latency_ms[,std_ms,count] (key = signature, @slot:label or constant)"),
-    "tunas": ("tunas", "TuNAS linear Pixel-1 model for tunas-proxylessnas (bias + one-hot coefficients)"),
-    "single-path-nas": ("single_path", "Single-Path NAS per-layer Pixel-1 runtime model (single-path-nas space)"),
-}
+#: format name -> its ``read`` function (lazy: a format's parser is imported when it is used)
+FORMATS: Registry[Callable[..., Imported]] = Registry("lut_formats", "latency table format",
+                                                   valid_label="valid formats")
+FORMATS.register("ofa", f"{__name__}.ofa:read_ofa",
+                 "OFA / ProxylessNAS YAML (`expanded_conv-input:...`); OFA's expand = mid channels")
+FORMATS.register("proxylessnas", f"{__name__}.ofa:read_proxylessnas",
+                 "ProxylessNAS YAML (same grammar; expand = expansion ratio, `var` not `std`)")
+FORMATS.register("tfnas", f"{__name__}.tfnas:read",
+                 "TF-NAS pickle (restricted unpickler; negative entries clamped and reported)")
+FORMATS.register("s3nas", f"{__name__}.s3nas:read",
+                 "S3NAS folder: <Class>/<block string>_imgsize<H>.json -> {\"latency\": ms}")
+FORMATS.register("osnaslib", f"{__name__}.osnaslib:read",
+                 "OSNASLib JSON {\"latency\": [[per layer, per choice]], \"base_latency\": ms}")
+FORMATS.register("csv", f"{__name__}.csvfmt:read",
+                 "generic CSV: key,latency_ms[,std_ms,count] (key = signature, @slot:label or constant)")
+FORMATS.register("tunas", f"{__name__}.tunas:read",
+                 "TuNAS linear Pixel-1 model for tunas-proxylessnas (bias + one-hot coefficients)")
+FORMATS.register("single-path-nas", f"{__name__}.single_path:read",
+                 "Single-Path NAS per-layer Pixel-1 runtime model (single-path-nas space)")
 
 
 def import_table(fmt: str, path: str | os.PathLike, space: Any = None, **options: Any) -> Imported:
     """Read ``path`` in format ``fmt`` (see ``FORMATS``) into a ``LatencyTable`` for ``space``."""
-    if fmt not in FORMATS:
-        raise ConfigError(f"unknown latency table format {fmt!r}; valid formats: {', '.join(FORMATS)}")
-    module = importlib.import_module(f"{__name__}.{FORMATS[fmt][0]}")
-    if fmt in ("ofa", "proxylessnas"):
-        options.setdefault("dialect", fmt)
-    return module.read(path, space, **options)
+    return FORMATS.get(fmt)(path, space, **options)
 
 
 __all__ = ["FORMATS", "import_table", "Imported"]

@@ -85,3 +85,15 @@ def read(path: str | os.PathLike, space: Any = None, dialect: str = "auto", **_:
         result.notes.append(f"{len(result.unmatched)} key(s) of the table match no operator of {space.name} "
                             f"(first: {result.unmatched[0]})")
     return result
+
+
+def read_ofa(path: str | os.PathLike, space: Any = None, **options: Any) -> Imported:
+    """Format ``ofa``: ``expand`` is the absolute number of mid channels (unless ``dialect`` says otherwise)."""
+    options.setdefault("dialect", "ofa")
+    return read(path, space, **options)
+
+
+def read_proxylessnas(path: str | os.PathLike, space: Any = None, **options: Any) -> Imported:
+    """Format ``proxylessnas``: ``expand`` is the expansion ratio, ``var`` instead of ``std``."""
+    options.setdefault("dialect", "proxylessnas")
+    return read(path, space, **options)
