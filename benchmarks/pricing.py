@@ -72,7 +72,7 @@ def loop_price(space, lut, flops: dict, matrix: np.ndarray) -> np.ndarray:
 def bench(label: str, name: str, options: dict, fmt: str, file: str, batch: int, repeats: int, loop: int,
           seed: int) -> dict:
     from oneshot.costs.counting import op_cost
-    from oneshot.latency import cost_model
+    from oneshot.costs import cost_model
     from oneshot.latency.formats import import_table
     from oneshot.spaces import create_space
 

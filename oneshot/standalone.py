@@ -114,7 +114,7 @@ def train_architecture(config: Any, arch: Sequence[int] | str | None, out_dir: s
     from oneshot.data import parse_spec
     from oneshot.errors import ConfigError
     from oneshot.spaces.core import space_from_json
-    from oneshot.training.loop import build_space, train_supernet
+    from oneshot.training.loop import TrainingJob, build_space, train_supernet
     from oneshot.training.monitor import accuracy
 
     out = Path(out_dir)
@@ -155,9 +155,9 @@ def train_architecture(config: Any, arch: Sequence[int] | str | None, out_dir: s
         return FixedPathNet.of(build_network(space_, arch))  # the loop seeded torch just before
 
     t0 = time.perf_counter()
-    result = train_supernet(config, out, resume=resume, explicit=explicit, echo=echo, stop_after=stop_after,
-                            model_factory=model_factory, sampler_factory=lambda _s, _seed: FixedSampler(arch),
-                            eval_paths=[tuple(arch)] if monitor else [], checkpoint_name=CHECKPOINT_NAME)
+    job = TrainingJob(model_factory=model_factory, sampler_factory=lambda _s, _seed: FixedSampler(arch),
+                      eval_paths=[tuple(arch)] if monitor else [], checkpoint_name=CHECKPOINT_NAME)
+    result = train_supernet(config, out, resume=resume, explicit=explicit, echo=echo, stop_after=stop_after, job=job)
     seconds = time.perf_counter() - t0
     if result.epochs_done < _stored_epochs(out):
         return {"finished": False, "epochs": result.epochs_done, "encoding": space.encoding_key(arch)}

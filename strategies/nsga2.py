@@ -40,142 +40,6 @@ MUTATIONS = ("unexplored", "neighbour", "categorical", "categorical1", "pm")
 SELECTIONS = ("tournament", "random")
 
 
-def _pymoo_parts(strategy: "NSGA2"):
-    """Build the pymoo problem and algorithm (pymoo is imported only here)."""
-    from pymoo.algorithms.moo.nsga2 import NSGA2 as PymooNSGA2
-    from pymoo.core.duplicate import DuplicateElimination
-    from pymoo.core.mutation import Mutation
-    from pymoo.core.problem import Problem as PymooProblem
-    from pymoo.core.sampling import Sampling
-    from pymoo.operators.crossover.sbx import SBX
-    from pymoo.operators.crossover.ux import UX
-    from pymoo.operators.mutation.pm import PM
-    from pymoo.operators.repair.rounding import RoundingRepair
-    from pymoo.core.termination import NoTermination
-
-    space = strategy.space
-    counts = space.choice_counts
-
-    class CategoricalMutation(Mutation):
-        """Resample each gene with probability ``prob_var`` to a different choice."""
-
-        def _do(self, problem, X, *args, random_state=None, **kwargs):
-            X = np.asarray(X).round().astype(np.int64)
-            p = strategy.mutation_prob if strategy.mutation_prob is not None else 1.0 / X.shape[1]
-            flip = random_state.random(X.shape) < p
-            if strategy.mutation == "categorical1":
-                # at least one gene moves, so a child never repeats its parent
-                none = ~flip.any(axis=1)
-                cols = np.floor(random_state.random(len(X)) * X.shape[1]).astype(np.int64)
-                flip[np.flatnonzero(none), cols[none]] = True
-            shift = 1 + np.floor(random_state.random(X.shape) * (counts[None, :] - 1)).astype(np.int64)
-            shift = np.where(counts[None, :] > 1, shift, 0)
-            return np.where(flip, (X + shift) % counts[None, :], X)
-
-    partners = strategy._partners
-
-    class NeighbourMutation(Mutation):
-        """Change exactly one random gene to a different choice (a step to an encoding neighbour) or,
-        with probability ``swap_prob``, swap the values of two genes with the same choice list."""
-
-        def _do(self, problem, X, *args, random_state=None, **kwargs):
-            X = np.asarray(X).round().astype(np.int64).copy()
-            n, d = X.shape
-            cols = np.floor(random_state.random(n) * d).astype(np.int64)
-            c = counts[cols]
-            shift = 1 + np.floor(random_state.random(n) * np.maximum(c - 1, 1)).astype(np.int64)
-            swap = random_state.random(n) < strategy.swap_prob
-            other = random_state.random(n)
-            rows = np.arange(n)
-            for r in np.flatnonzero(swap):
-                cand = partners[cols[r]]
-                cand = cand[X[r, cand] != X[r, cols[r]]] if len(cand) else cand
-                if len(cand):
-                    j = cand[int(other[r] * len(cand))]
-                    X[r, cols[r]], X[r, j] = X[r, j], X[r, cols[r]]
-                    swap[r] = True
-                else:
-                    swap[r] = False
-            step = ~swap & (c > 1)
-            X[rows[step], cols[step]] = (X[rows[step], cols[step]] + shift[step]) % c[step]
-            return X
-
-    class UnexploredMutation(Mutation):
-        """Move each child to a *new* network near it: a random one among its one-gene neighbours
-        (or, with probability ``swap_prob``, two-gene swaps) that were never proposed and meet the
-        budgets; when every such neighbour is known, the radius grows (2, 3, ... genes change).
-
-        Late in a search most one-gene neighbours of the front are known; a blind move then makes a
-        duplicate and pymoo re-mates until it gives up and random immigrants fill the generation.
-        Stepping to the nearest unexplored network keeps every evaluation next to its parent instead.
-        """
-
-        def _do(self, problem, X, *args, random_state=None, **kwargs):
-            X = np.asarray(X).round().astype(np.int64).copy()
-            taken: set[str] = set()
-            for r in range(len(X)):
-                moves = strategy._unexplored_moves(X[r], random_state, taken)
-                if moves is not None:
-                    X[r] = moves
-                    taken.add(strategy.key(X[r]))
-            return X
-
-    class FreshSampling(Sampling):
-        """Initial population: uniform, feasible by cost, distinct canonical networks."""
-
-        def _do(self, problem, n_samples, random_state=None, **kwargs):
-            archs = strategy._sample_fresh(n_samples, strategy.max_attempts, strict=True)
-            strategy.seen.difference_update(strategy.key(a) for a in archs)  # ask() marks them
-            return np.asarray(archs, dtype=np.int64).reshape(-1, len(space))
-
-    class CanonicalDuplicates(DuplicateElimination):
-        """Duplicates by canonical key (within the batch, against ``other``, and against every
-        architecture proposed before); over-budget rows count as duplicates too."""
-
-        def _do(self, pop, other, is_duplicate):
-            X = np.asarray(pop.get("X")).round().astype(np.int64)
-            keys = [strategy.key(x) for x in X]
-            if other is None:
-                bad = ~strategy.problem.feasible(X)
-                taken = set(strategy.seen)
-                for i, k in enumerate(keys):
-                    if bad[i] or k in taken:
-                        is_duplicate[i] = True
-                    taken.add(k)
-            else:
-                other_keys = {strategy.key(x) for x in np.asarray(other.get("X")).round().astype(np.int64)}
-                for i, k in enumerate(keys):
-                    if k in other_keys:
-                        is_duplicate[i] = True
-            return is_duplicate
-
-    problem = PymooProblem(n_var=len(space), n_obj=strategy.problem.n_objectives,
-                           n_ieq_constr=strategy.problem.n_constraints + 1,
-                           xl=np.zeros(len(space)), xu=(counts - 1).astype(float), vtype=int)
-    if strategy.crossover == "sbx":
-        crossover = SBX(prob=strategy.crossover_prob, eta=15, vtype=float, repair=RoundingRepair())
-    else:
-        crossover = UX(prob=strategy.crossover_prob)
-    if strategy.mutation == "pm":
-        mutation = PM(eta=20, vtype=float, repair=RoundingRepair())
-    elif strategy.mutation == "neighbour":
-        mutation = NeighbourMutation()
-    elif strategy.mutation == "unexplored":
-        mutation = UnexploredMutation()
-    else:
-        mutation = CategoricalMutation()  # categorical / categorical1
-    extra = {}
-    if strategy.selection == "random":
-        from pymoo.operators.selection.rnd import RandomSelection
-
-        extra["selection"] = RandomSelection()
-    algorithm = PymooNSGA2(pop_size=strategy.pop_size, n_offsprings=strategy.offspring, sampling=FreshSampling(),
-                           crossover=crossover, mutation=mutation, eliminate_duplicates=CanonicalDuplicates(),
-                           **extra)
-    algorithm.setup(problem, termination=NoTermination(), seed=strategy.seed)
-    return algorithm
-
-
 class NSGA2(Strategy):
     """Multi-objective NSGA-II (pymoo 0.6) behind ask/tell; ask returns one generation."""
 
@@ -218,9 +82,9 @@ class NSGA2(Strategy):
         labels = [dim.choices for dim in self.space.dimensions]
         # dimensions with identical choice lists: swapping their values moves an operator to another
         # position and keeps the multiset of operators (and so roughly the cost)
-        self._partners = [np.asarray([j for j in range(len(labels)) if j != i and labels[j] == labels[i]],
+        self.partners = [np.asarray([j for j in range(len(labels)) if j != i and labels[j] == labels[i]],
                                      dtype=np.int64) for i in range(len(labels))]
-        self._algorithm = _pymoo_parts(self)
+        self._algorithm = self._build_algorithm()
         self._pending = None       # the pymoo population returned by the last ask
         self._log: list[dict[str, list]] = []
         self._evaluated: list[tuple[np.ndarray, np.ndarray]] = []  # feasible (x, F) told so far
@@ -303,7 +167,24 @@ class NSGA2(Strategy):
         self._log.append({"X": X.tolist(), "F": F.tolist(), "G": G.tolist()})
 
     # ------------------------------------------------------------ mutation
-    def _unexplored_moves(self, x: np.ndarray, rng: np.random.Generator, taken: set[str]) -> np.ndarray | None:
+    def _build_algorithm(self):
+        from .nsga2_operators import build_algorithm  # pymoo: imported only when an nsga2 is built
+
+        return build_algorithm(self)
+
+    @property
+    def mutation_operator(self):
+        """The pymoo mutation operator in use (its ``mutate(X, rng)`` is public)."""
+        return self._algorithm.mating.mutation
+
+    def initial_population(self, n: int) -> np.ndarray:
+        """``n`` uniform, cost-feasible, distinct networks for pymoo's first population (not marked
+        as proposed: ``ask`` marks what it hands out)."""
+        archs = self._sample_fresh(n, self.max_attempts, strict=True)
+        self.seen.difference_update(self.key(a) for a in archs)
+        return np.asarray(archs, dtype=np.int64).reshape(-1, len(self.space))
+
+    def unexplored_step(self, x: np.ndarray, rng: np.random.Generator, taken: set[str]) -> np.ndarray | None:
         """A network near ``x`` that is feasible and neither seen nor in ``taken``, or ``None``.
 
         Unguided: a random one of its one-gene neighbours (or, with probability ``swap_prob``, of
@@ -336,7 +217,7 @@ class NSGA2(Strategy):
         """``x`` with the values of two genes of the same choice list exchanged (all such pairs)."""
         rows = []
         for i in range(len(x)):
-            for j in self._partners[i]:
+            for j in self.partners[i]:
                 if j > i and x[i] != x[j]:
                     row = x.copy()
                     row[i], row[j] = x[j], x[i]
@@ -418,7 +299,7 @@ class NSGA2(Strategy):
         self.rng = np.random.default_rng(self.seed)
         self.seen = set()
         self._log = []
-        self._algorithm = _pymoo_parts(self)
+        self._algorithm = self._build_algorithm()
         for gen, rec in enumerate(state["log"]):
             asked = np.asarray([list(a) for a in self.ask()], dtype=np.int64).reshape(-1, len(self.space))
             X = np.asarray(rec["X"], dtype=np.int64).reshape(-1, len(self.space))

@@ -218,7 +218,7 @@ def run_show(args: argparse.Namespace) -> int:
         if len(table.entries) > 15:
             print(f"  ... {len(table.entries) - 15} more (largest first)")
         return 0
-    from oneshot.latency import cost_model
+    from oneshot.costs import cost_model
 
     space = _space(args)
     cost = cost_model(space, table, apply_correction=args.apply_correction)

@@ -47,7 +47,8 @@ def latency_budget(space, lut_path: str, fraction: float = 0.4) -> float:
     """A budget ``fraction`` of the way from the fastest to the slowest architecture (ms, rounded up)."""
     import math
 
-    from oneshot.latency import cost_model, load_table
+    from oneshot.costs import cost_model
+    from oneshot.latency import load_table
 
     lo, hi = cost_model(space, load_table(lut_path)).bounds()["latency_ms"]
     return math.ceil((lo + fraction * (hi - lo)) * 1000) / 1000

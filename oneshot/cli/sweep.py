@@ -2,6 +2,9 @@
 from __future__ import annotations
 
 import argparse
+import os
+from pathlib import Path
+from typing import Any, Sequence
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -39,9 +42,62 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def run(args: argparse.Namespace) -> int:
-    from oneshot.distributed.sweep import SweepConfig, parse_budget_sweep, parse_grid, parse_seeds, run_sweep
+def trial_config(command: str, args: Sequence[str], out: str):
+    """The library config of one trial: its command-line arguments parsed by the command's own
+    parser and built into a ``SearchConfig`` / ``TrainConfig`` exactly as that command builds it."""
+    from .sweep_grid import parse_command_args
+
+    ns = parse_command_args(args, out, command)
+    if command == "search":
+        from .search import build_config
+
+        if ns.lut:  # Tune runs a trial in its own directory: paths must not depend on the cwd
+            ns.lut = os.path.abspath(ns.lut)
+        return build_config(ns)
+    from oneshot.training import TrainConfig
+
+    from .train_supernet import collect_config
+
+    return TrainConfig.from_dict(collect_config(ns)[0])
+
+
+def sweep_config(out: str, command_args: Sequence[str], seeds: Sequence[int] | None = None,
+                 budgets: Sequence[str] | None = None, grid: Sequence[tuple[str, list[str]]] = (),
+                 command: str = "search", **tune_options: Any):
+    """The ``SweepConfig`` of a sweep given as on the command line: the command's shared arguments
+    and what varies (seeds, search budgets, other flags' values); ``tune_options`` are
+    ``SweepConfig``'s (concurrent, cpus_per_trial, report_every, max_failures, ray_address, resume)."""
     from oneshot.errors import ConfigError
+    from oneshot.sweep import SweepConfig, Trial
+
+    from .sweep_grid import _cli, build_trials, check_args
+
+    _cli(command)  # an unknown command fails here, listing the valid ones
+    if command != "search" and budgets:
+        raise ConfigError("--sweep-budget varies the constraints of searches; a training sweep varies "
+                          "flags with --grid, e.g. --grid lr=0.1,0.05")
+    if not (seeds or budgets or grid):
+        raise ConfigError("nothing to sweep: give --seeds, --sweep-budget and/or --grid")
+    swept = (["--seed"] if seeds else []) + [f"--{flag}" for flag, _ in grid]
+    if len(set(swept)) != len(swept):
+        raise ConfigError(f"a flag is swept twice ({swept}); --seeds already sets --seed")
+    check_args(command_args, swept, command)
+    root = Path(out).resolve()
+    trials = []
+    for t in build_trials(command_args, seeds, budgets, list(grid)):
+        where = str(root / "trials" / t["slug"])
+        # a grid value the command rejects fails now, not in trial 7 of 12
+        trials.append(Trial(t["name"], t["slug"], where, trial_config(command, t["args"], where), t["seed"],
+                            t["budget_constraint"], t["grid"]))
+    return SweepConfig(out=out, trials=trials, identity={"command": command, "args": list(command_args)},
+                       **tune_options)
+
+
+def run(args: argparse.Namespace) -> int:
+    from oneshot.errors import ConfigError
+    from oneshot.sweep import run_sweep
+
+    from .sweep_grid import parse_budget_sweep, parse_grid, parse_seeds
 
     search_args = list(args.search_args)
     if search_args and search_args[0] == "--":
@@ -52,11 +108,10 @@ def run(args: argparse.Namespace) -> int:
     seeds = parse_seeds(args.seeds) if args.seeds else None
     budgets = parse_budget_sweep(args.sweep_budget) if args.sweep_budget else None
     grid = [parse_grid(g) for g in args.grid]
-    config = SweepConfig(out=args.out, command_args=search_args, seeds=seeds, budgets=budgets, grid=grid,
-                         command=args.command,
-                         concurrent=args.concurrent, cpus_per_trial=args.cpus_per_trial,
-                         report_every=args.report_every, max_failures=args.max_failures,
-                         ray_address=args.ray_address, resume=args.resume)
+    config = sweep_config(args.out, search_args, seeds, budgets, grid, args.command,
+                          concurrent=args.concurrent, cpus_per_trial=args.cpus_per_trial,
+                          report_every=args.report_every, max_failures=args.max_failures,
+                          ray_address=args.ray_address, resume=args.resume)
     state = run_sweep(config)
     if args.command == "search":
         print(f"{'trial':<28} {'status':<10} {'evals':>6} {'front':>5} {'hypervolume':>11}")

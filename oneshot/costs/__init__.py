@@ -1,12 +1,9 @@
-"""Cost models: exact FLOPs (MACs) / params per layer, latency lookup tables, vectorised pricing."""
-from .table import CostTable
+"""Cost models: exact FLOPs (MACs) / params per operator, cost budgets, and the combined cost model
+(MACs, params and lookup-table latency priced in one vectorised gather)."""
+from oneshot.spaces.cost_table import CostTable
 
-__all__ = ["CostTable"]
+from .budgets import Constraint, check_budgets, normalise_constraints, parse_constraint
+from .pricing import check_budget, cost_model
 
-
-def __getattr__(name: str):  # lazy: the combined model lives with the latency tables (imports torch)
-    if name in ("cost_model", "check_budget"):
-        from oneshot.latency import pricing
-
-        return getattr(pricing, name)
-    raise AttributeError(name)
+__all__ = ["CostTable", "Constraint", "check_budget", "check_budgets", "cost_model", "normalise_constraints",
+           "parse_constraint"]

@@ -1,20 +1,17 @@
-"""Pricing glue: a latency table becomes a ``CostTable`` for a space, next to exact MACs/params.
-
-``cost_model(space, lut)`` is the one combined table a search prices with: metrics ``macs``,
-``params`` and (when a table is given) ``latency_ms``, all summed over the same per-slot gather, so
-a batch of architectures is priced in one vectorised pass and ``bounds()`` gives the exact extremes.
-``check_budget`` turns those extremes into an early, explicit error for budgets nothing can meet.
+"""A latency table applied to a space: coverage (what is missing), per-slot values, and the
+``latency_ms`` ``CostTable`` of the space. The combined cost model (MACs, params and latency in one
+table) is ``oneshot.costs.pricing.cost_model``.
 """
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence, Union
+from typing import Sequence, Union
 
 import numpy as np
 
-from oneshot.costs.table import CostTable
-from oneshot.errors import ConfigError, LUTError
+from oneshot.errors import LUTError
+from oneshot.spaces.cost_table import CostTable
 from oneshot.spaces.layout import LayeredSpace, OpSpec, Slot
 
 from .table import Entry, LatencyTable, load_table
@@ -118,37 +115,13 @@ def latency_table(space: LayeredSpace, lut: LutLike, apply_correction: bool = Fa
     table = as_table(lut)
     op_ms, per_slot, constant = latency_values(space, table, apply_correction)
     cost = CostTable(space, {op: {LATENCY: v} for op, v in op_ms.items()}, (LATENCY,),
-                     {LATENCY: _latency_convention(table, apply_correction)},
+                     {LATENCY: latency_convention(table, apply_correction)},
                      slot_costs={s: [{LATENCY: v} for v in vals] for s, vals in per_slot.items()})
     cost.fixed[0] += constant
     return cost
 
 
-def cost_model(space: LayeredSpace, lut: LutLike = None, apply_correction: bool = False) -> CostTable:
-    """The combined cost table of ``space``: ``macs``, ``params`` and, given a table, ``latency_ms``.
-
-    One gather prices all metrics of a batch (``table.price(matrix)``); ``table.bounds()`` gives the
-    exact minimum and maximum of each over the whole space. ``lut`` is a ``LatencyTable`` or a path.
-    """
-    from oneshot.costs.counting import CONVENTION, op_cost  # torch: imported only when needed
-
-    table = as_table(lut)
-    flops = {op: op_cost(op) for op in space.distinct_ops()}
-    if table is None:
-        return CostTable(space, flops, ("macs", "params"), CONVENTION)
-    op_ms, per_slot, constant = latency_values(space, table, apply_correction)
-    costs = {op: {**flops[op], LATENCY: op_ms[op]} for op in flops}
-    slot_costs = {}
-    for slot in space.slots:
-        if slot.name in per_slot:
-            slot_costs[slot.name] = [{**flops[op], LATENCY: ms} for op, ms in zip(slot.ops, per_slot[slot.name])]
-    convention = dict(CONVENTION, **{LATENCY: _latency_convention(table, apply_correction)})
-    cost = CostTable(space, costs, ("macs", "params", LATENCY), convention, slot_costs=slot_costs)
-    cost.fixed[cost.metrics.index(LATENCY)] += constant
-    return cost
-
-
-def _latency_convention(table: LatencyTable, corrected: bool) -> str:
+def latency_convention(table: LatencyTable, corrected: bool) -> str:
     prov = table.provenance
     what = ", ".join(f"{k} {prov[k]}" for k in ("device", "threads", "batch", "resolution", "bn") if k in prov)
     text = f"sum of per-operator latencies (ms) from a lookup table ({what or 'no provenance'})"
@@ -157,54 +130,5 @@ def _latency_convention(table: LatencyTable, corrected: bool) -> str:
     return text
 
 
-# ---------------------------------------------------------------------------------------- budgets
-
-# Budget parsing and the impossible-budget check live in oneshot.search.objectives (one grammar for
-# every command); these are the table-level entry points. Imported lazily: oneshot.search imports us.
-
-
-def parse_constraint(text: str) -> Any:
-    """``'latency_ms<=15'``, ``'flops<=300M'``, ``'params<=5M'`` -> ``Constraint`` (see search.objectives)."""
-    from oneshot.search.objectives import parse_constraint as parse
-
-    return parse(text)
-
-
-def normalise_constraints(constraints: Any) -> list[Any]:
-    """Accept ``{metric: upper bound}``, ``[(metric, op, value)]``, ``['metric<=value']`` or Constraints."""
-    from oneshot.search.objectives import Constraint, canonical_metric
-
-    if constraints is None:
-        return []
-    if isinstance(constraints, Mapping):
-        return [Constraint(canonical_metric(str(k)), "<=", float(v)) for k, v in constraints.items()]
-    if isinstance(constraints, str):
-        return [parse_constraint(constraints)]
-    out = []
-    for c in constraints:
-        if isinstance(c, Constraint):
-            out.append(c)
-        elif isinstance(c, str):
-            out.append(parse_constraint(c))
-        elif isinstance(c, Sequence) and len(c) == 3 and str(c[1]) in ("<=", ">="):
-            out.append(Constraint(canonical_metric(str(c[0])), str(c[1]), float(c[2])))
-        else:
-            raise ConfigError(f"cannot read constraint {c!r}; give (metric, '<=' or '>=', value) or 'metric<=value'")
-    return out
-
-
-def check_budget(table: CostTable, constraints: Any) -> dict[str, tuple[float, float]]:
-    """Raise ``BudgetError`` when no architecture of the space can meet a constraint.
-
-    Uses the exact extremes of ``table.bounds()``; the message gives the best achievable value.
-    Returns the bounds so callers can report them.
-    """
-    from oneshot.search.objectives import check_budgets
-
-    bounds = table.bounds()
-    check_budgets(normalise_constraints(constraints), bounds, getattr(table.space, "name", "the space"))
-    return bounds
-
-
-__all__ = ["cost_model", "latency_table", "check_budget", "missing_entries", "missing_signatures",
-           "parse_constraint", "normalise_constraints", "Missing", "LATENCY", "slot_labels"]
+__all__ = ["latency_table", "latency_values", "latency_convention", "missing_entries", "missing_signatures",
+           "Missing", "LATENCY", "slot_labels", "as_table"]

@@ -13,10 +13,11 @@ from typing import Any, Sequence
 import numpy as np
 
 from oneshot.atomic import atomic_savefig, atomic_write_text
+from oneshot.costs.budgets import Constraint
 from oneshot.spaces.core import SearchSpace
 
 from .history import Row, header
-from .objectives import Constraint, Objective
+from .objectives import Objective
 from .front import front_and_hv, objective_matrix
 from .state import atomic_write_json
 

@@ -30,7 +30,9 @@ from oneshot.strategies import WORST, Problem, Trial, create_strategy
 
 from .front import front_and_hv
 from .history import History, Row
-from .objectives import Constraint, Objective, best_achievable, check_budgets
+from oneshot.costs.budgets import Constraint, best_achievable, check_budgets
+
+from .objectives import Objective
 from .state import atomic_write_json, file_sha256, read_json
 
 FORMAT = "oneshot-search/1"
@@ -101,6 +103,29 @@ def versions() -> dict[str, str]:
     return out
 
 
+def search_status(out: str | os.PathLike) -> dict[str, Any]:
+    """How far the search in ``out`` got: ``evaluations`` (complete rows of history.csv) and
+    ``summary`` (search.json as last written; ``stopped_because`` is set once a run has finished)."""
+    out = Path(out)
+    evaluations = 0
+    if (out / "history.csv").exists():
+        with open(out / "history.csv", "rb") as fh:
+            evaluations = max(0, fh.read().count(b"\n") - 1)
+    try:
+        summary = read_json(out / "search.json", "search provenance") if (out / "search.json").exists() else {}
+    except CheckpointError:
+        summary = {}
+    return {"evaluations": evaluations, "summary": summary if isinstance(summary, dict) else {}}
+
+
+def search_finished(out: str | os.PathLike, budget: int) -> bool:
+    """The search in ``out`` ran to ``budget`` evaluations, or stopped for good before (strategy finished)."""
+    summary = search_status(out)["summary"]
+    if "stopped_because" not in summary:
+        return False
+    return int(summary.get("evaluations", 0)) >= budget or summary["stopped_because"] != "budget"
+
+
 def _comparable(key: str, value: Any) -> Any:
     """An identity entry as --resume compares it: an evaluator option set to None is the same as an
     option not given (its default applies either way)."""
@@ -146,10 +171,8 @@ class SearchRun:
     def _build_cost_table(self, space):
         c = self.config
         if c.lut:
-            try:
-                from oneshot.latency import cost_model
-            except ImportError:
-                raise ConfigError("--lut needs oneshot.latency, which is not installed") from None
+            from oneshot.costs.pricing import cost_model
+
             return cost_model(space, c.lut)
         from oneshot.costs.counting import flops_params_table
 
@@ -219,6 +242,51 @@ class SearchRun:
         c = self.config
         space = evaluator.space
         table = self._cost_table(space)
+        metric_names, bounds, problem, strategy = self._problem(evaluator, table)
+        identity = self._identity(space)
+        state = self._prepare_dir(identity)
+        # one search per directory: a second search or --resume on it is refused while this one runs
+        # (taken after every check, so a refused command writes nothing; checked again once held, for
+        # a search that started in between)
+        from oneshot.runlock import RunLock
+
+        self._lock = RunLock(self.out, "search").acquire()
+        if not c.resume and (self.out / "search.json").exists():
+            raise ConfigError(f"{self.out} already holds a search; pass --resume to continue it or choose "
+                              f"another --out")
+        meta = self._write_meta(identity, evaluator, table, bounds, state)
+        generation = self._restore(strategy, state)
+        history = History(self.out / "history.csv", space, metric_names)
+        known: dict[str, Row] = {r.key: r for r in history.load()}
+        self._rows = history.rows
+        ranges = self._ranges(bounds)
+        bar = self._progress(len(history.rows))
+        idle = 0
+        finished_by = "budget"
+        try:
+            while len(history.rows) < c.budget:
+                outcome = self._generation(strategy, problem, table, evaluator, history, known, generation, bar, ranges)
+                if outcome == "strategy finished":
+                    finished_by = outcome
+                    break
+                if outcome == "budget":  # the budget ended inside this generation
+                    break
+                generation += 1
+                idle = 0 if outcome else idle + 1
+                if idle >= c.max_idle_generations:
+                    finished_by = f"no new architecture in {idle} generations"
+                    break
+        finally:
+            bar.close()
+            history.close()
+        return self._finish(evaluator, space, history, metric_names, ranges, meta, finished_by, generation, strategy)
+
+    def _problem(self, evaluator, table):
+        """Check the objectives and budgets against what is priced and evaluated, then build the
+        strategy (so every -p parameter is checked before anything is written: a bad parameter must
+        not leave a search.json that refuses the corrected command)."""
+        c = self.config
+        space = evaluator.space
         cost_metrics = tuple(table.metrics)
         eval_metrics = tuple(m for m in evaluator.metric_names if m not in cost_metrics)
         metric_names = eval_metrics + cost_metrics
@@ -229,26 +297,17 @@ class SearchRun:
                                                                   if o.metric == "latency_ms" else ""))
         bounds = table.bounds()
         check_budgets(c.constraints, bounds, space.name)
-        # the strategy (and so every -p parameter) is checked before anything is written: a bad
-        # parameter must not leave a search.json that refuses the corrected command
         problem = Problem(space, len(c.objectives),
                           constraints=(lambda m: self._violations(table, m)) if c.constraints else None,
                           constraint_names=tuple(str(k) for k in c.constraints),
                           best_achievable=best_achievable(c.constraints, bounds),
                           observer=self._rejected_observer(table, space) if c.constraints else None)
         strategy = create_strategy(c.strategy, problem, seed=c.seed, **c.strategy_params)
+        return metric_names, bounds, problem, strategy
 
-        identity = self._identity(space)
-        from oneshot.runlock import RunLock
-
-        state = self._prepare_dir(identity)
-        # one search per directory: a second search or --resume on it is refused while this one runs
-        # (taken after every check, so a refused command writes nothing; checked again once held, for
-        # a search that started in between)
-        self._lock = RunLock(self.out, "search").acquire()
-        if not c.resume and (self.out / "search.json").exists():
-            raise ConfigError(f"{self.out} already holds a search; pass --resume to continue it or choose "
-                              f"another --out")
+    def _write_meta(self, identity, evaluator, table, bounds, state) -> dict[str, Any]:
+        """search.json at the start (provenance; a resumed run keeps its first start time)."""
+        c = self.config
         started = datetime.now(timezone.utc).isoformat(timespec="seconds")
         meta = {"format": FORMAT, "identity": identity, "started": started, "allocator": self._allocator,
                 "budget": c.budget, "workers": c.workers, "ray_address": c.ray_address,
@@ -261,89 +320,89 @@ class SearchRun:
             meta["started"] = prev.get("started", started)
             meta["resumed"] = prev.get("resumed", []) + [started]
         atomic_write_json(self.out / "search.json", meta)
+        return meta
 
-        generation = 0
-        if state is not None:
-            try:
-                strategy.load_state_dict(state["strategy"])
-            except (KeyError, ValueError, TypeError) as exc:
-                raise CheckpointError(f"{self.out / 'state.json'} does not match this search ({exc}); "
-                                      f"use another --out") from None
-            generation = int(state["generation"])
-
-        history = History(self.out / "history.csv", space, metric_names)
-        known: dict[str, Row] = {r.key: r for r in history.load()}
-        self._rows = history.rows
-        ranges = self._ranges(bounds)
-        bar = self._progress(len(history.rows))
-        idle = 0
-        finished_by = "budget"
+    def _restore(self, strategy, state: dict[str, Any] | None) -> int:
+        """Load the saved strategy state; returns the generation to continue from."""
+        if state is None:
+            return 0
         try:
-            while len(history.rows) < c.budget:
-                batch = strategy.ask()
-                if not batch:
-                    finished_by = "strategy finished"
-                    break
-                matrix = np.asarray(batch, dtype=np.int64).reshape(-1, len(space))
-                costs = table.price(matrix)                       # one gather for the whole batch
-                G = self._violations_from_costs(costs, len(batch))
-                keys = [space.key(a) for a in batch]
-                if problem.observer is not None and np.any(G > 0):
-                    problem.observer(matrix, ~np.any(G > 0, axis=1))
-                todo: list[int] = []
-                planned: set[str] = set()
-                truncated = False
-                # the generation in encoding order, neighbours in the prefix trie side by side: the
-                # scoring engine (and each Ray worker's share of it) computes a shared prefix once.
-                # Sorted before the budget cuts it, so an interrupted run resumes in the same order.
-                for i in sorted(range(len(keys)), key=lambda j: tuple(int(v) for v in batch[j])):
-                    key = keys[i]
-                    if np.any(G[i] > 0) or key in known or key in planned:
-                        continue
-                    if len(history.rows) + len(todo) >= c.budget:
-                        truncated = True
-                        break
-                    todo.append(i)
-                    planned.add(key)
-                position = {tuple(batch[i]): i for i in todo}
-                by_key = {keys[i]: i for i in todo}
-                new = 0
-                for result in stream_results(evaluator, [batch[i] for i in todo]):
-                    i = position.get(tuple(int(v) for v in result.arch))
-                    if i is None:  # an evaluator may answer with an equivalent encoding
-                        i = by_key[space.key(result.arch)]
-                    row = self._row(result, keys[i], batch[i], generation, costs, i, len(history.rows))
-                    history.append(row)
-                    known[keys[i]] = row
-                    new += 1
-                    bar.update(1)
-                    self._show(bar, history.rows, ranges)
-                if truncated:
-                    # the budget ends inside this generation: do not tell a partial generation, so
-                    # the saved state stays at its start and a resume with a larger --budget asks
-                    # the same batch again (its finished evaluations come from the history)
-                    break
-                trials = []
-                for i, arch in enumerate(batch):
-                    if np.any(G[i] > 0):
-                        trials.append(Trial(Architecture(arch), np.full(len(c.objectives), WORST), G[i]))
-                    elif keys[i] in known:
-                        trials.append(self._trial(known[keys[i]], G[i]))
-                strategy.tell(trials)
-                generation += 1
-                atomic_write_json(self.out / "state.json", {"format": FORMAT, "generation": generation,
-                                                            "evaluations": len(history.rows),
-                                                            "strategy": strategy.state_dict()},
-                                  compact=True)
-                idle = 0 if new else idle + 1
-                if idle >= c.max_idle_generations:
-                    finished_by = f"no new architecture in {idle} generations"
-                    break
-        finally:
-            bar.close()
-            history.close()
+            strategy.load_state_dict(state["strategy"])
+        except (KeyError, ValueError, TypeError) as exc:
+            raise CheckpointError(f"{self.out / 'state.json'} does not match this search ({exc}); "
+                                  f"use another --out") from None
+        return int(state["generation"])
+
+    def _generation(self, strategy, problem, table, evaluator, history: History, known: dict[str, Row],
+                    generation: int, bar, ranges) -> int | str:
+        """Ask one batch, price it, evaluate what is new and within budget, tell, save the state.
+        Returns the number of new evaluations, or why the search stops ("strategy finished", or
+        "budget" when the budget ends inside this generation)."""
+        c = self.config
+        space = evaluator.space
+        batch = strategy.ask()
+        if not batch:
+            return "strategy finished"
+        matrix = np.asarray(batch, dtype=np.int64).reshape(-1, len(space))
+        costs = table.price(matrix)                       # one gather for the whole batch
+        G = self._violations_from_costs(costs, len(batch))
+        keys = [space.key(a) for a in batch]
+        if problem.observer is not None and np.any(G > 0):
+            problem.observer(matrix, ~np.any(G > 0, axis=1))
+        todo, truncated = self._select(batch, keys, G, known, len(history.rows))
+        position = {tuple(batch[i]): i for i in todo}
+        by_key = {keys[i]: i for i in todo}
+        new = 0
+        for result in stream_results(evaluator, [batch[i] for i in todo]):
+            i = position.get(tuple(int(v) for v in result.arch))
+            if i is None:  # an evaluator may answer with an equivalent encoding
+                i = by_key[space.key(result.arch)]
+            row = self._row(result, keys[i], batch[i], generation, costs, i, len(history.rows))
+            history.append(row)
+            known[keys[i]] = row
+            new += 1
+            bar.update(1)
+            self._show(bar, history.rows, ranges)
+        if truncated:
+            # the budget ends inside this generation: do not tell a partial generation, so the saved
+            # state stays at its start and a resume with a larger --budget asks the same batch again
+            # (its finished evaluations come from the history)
+            return "budget"
+        trials = []
+        for i, arch in enumerate(batch):
+            if np.any(G[i] > 0):
+                trials.append(Trial(Architecture(arch), np.full(len(c.objectives), WORST), G[i]))
+            elif keys[i] in known:
+                trials.append(self._trial(known[keys[i]], G[i]))
+        strategy.tell(trials)
+        atomic_write_json(self.out / "state.json", {"format": FORMAT, "generation": generation + 1,
+                                                    "evaluations": len(history.rows),
+                                                    "strategy": strategy.state_dict()}, compact=True)
+        return new
+
+    def _select(self, batch, keys: list[str], G: np.ndarray, known: dict[str, Row], done: int) -> tuple[list[int], bool]:
+        """Indices of the batch to evaluate (within budget, not known, not twice) and whether the
+        budget cut the generation. The generation in encoding order, neighbours in the prefix trie
+        side by side: the scoring engine (and each Ray worker's share of it) computes a shared prefix
+        once. Sorted before the budget cuts it, so an interrupted run resumes in the same order."""
+        todo: list[int] = []
+        planned: set[str] = set()
+        for i in sorted(range(len(keys)), key=lambda j: tuple(int(v) for v in batch[j])):
+            key = keys[i]
+            if np.any(G[i] > 0) or key in known or key in planned:
+                continue
+            if done + len(todo) >= self.config.budget:
+                return todo, True
+            todo.append(i)
+            planned.add(key)
+        return todo, False
+
+    def _finish(self, evaluator, space, history: History, metric_names, ranges, meta: dict[str, Any],
+                finished_by: str, generation: int, strategy) -> dict[str, Any]:
+        """Front, plot and best architecture; search.json with the summary."""
         from .outputs import write_outputs
 
+        c = self.config
         summary = write_outputs(self.out, space, history.rows, list(c.objectives), list(c.constraints),
                                 metric_names, ranges)
         if hasattr(evaluator, "describe"):  # again at the end: pools report their retry/failure counters

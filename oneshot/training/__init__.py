@@ -4,8 +4,8 @@
 is its command line.
 """
 from .config import TrainConfig
-from .loop import CHECKPOINT_NAME, CONFIG_NAME, LOG_NAME, TrainResult, train_supernet
+from .loop import CHECKPOINT_NAME, CONFIG_NAME, LOG_NAME, TrainingJob, TrainResult, train_supernet
 from .step import StepResult, train_step
 
-__all__ = ["TrainConfig", "train_supernet", "TrainResult", "train_step", "StepResult", "CHECKPOINT_NAME",
+__all__ = ["TrainConfig", "train_supernet", "TrainingJob", "TrainResult", "train_step", "StepResult", "CHECKPOINT_NAME",
            "LOG_NAME", "CONFIG_NAME"]

@@ -84,7 +84,7 @@ def train_few_shot(base_checkpoint: str | os.PathLike, out_dir: str | os.PathLik
     from oneshot.supernet import Supernet
 
     from .config import TrainConfig
-    from .loop import CHECKPOINT_NAME, train_supernet
+    from .loop import CHECKPOINT_NAME, TrainingJob, train_supernet
 
     if int(epochs) < 1:
         raise ConfigError(f"--split-epochs must be >= 1, got {epochs}")
@@ -121,9 +121,9 @@ def train_few_shot(base_checkpoint: str | os.PathLike, out_dir: str | os.PathLik
             for p in paths:
                 p[dim] = choice
             torch.manual_seed(cfg.seed)
-            train_supernet(cfg, sub_dir, resume=ckpt.is_file(), explicit=set(), echo=echo,
-                           model_factory=model_factory, sampler_factory=sampler_factory,
-                           eval_paths=[tuple(p) for p in paths])
+            job = TrainingJob(model_factory=model_factory, sampler_factory=sampler_factory,
+                              eval_paths=[tuple(p) for p in paths])
+            train_supernet(cfg, sub_dir, resume=ckpt.is_file(), explicit=set(), echo=echo, job=job)
         subs[str(choice)] = os.path.relpath(ckpt, out)
     manifest = {"kind": MANIFEST_KIND, "space": base["space"], "split_dim": dim,
                 "split_name": space.dimensions[dim].name, "split_epochs": int(epochs),

@@ -13,9 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from oneshot.distributed.sweep import (SweepConfig, build_trials, check_search_args, merge_fronts,
-                                       parse_budget_sweep, parse_grid, parse_seeds, run_trial)
+from oneshot.cli.sweep import sweep_config
+from oneshot.cli.sweep_grid import build_trials, check_args, parse_budget_sweep, parse_grid, parse_seeds
 from oneshot.errors import ConfigError
+from oneshot.search import SearchConfig
+from oneshot.sweep import Trial, merge_fronts, run_trial
 
 SEARCH = ["--benchmark", "nas-bench-macro", "--strategy", "random", "--objective", "accuracy:max",
           "--objective", "macs:min"]
@@ -53,11 +55,11 @@ def test_trials_are_the_product_and_args_are_checked():
     assert len({t["slug"] for t in trials}) == 4
     assert trials[3]["args"][-4:] == ["--seed", "1", "--constraint", "macs<=60M"]
     with pytest.raises(ConfigError, match="--out"):
-        check_search_args([*SEARCH, "--out", "x"], False)
+        check_args([*SEARCH, "--out", "x"], [])
     with pytest.raises(ConfigError, match="--seed"):
-        check_search_args([*SEARCH, "--seed", "3"], True)
+        check_args([*SEARCH, "--seed", "3"], ["--seed"])
     with pytest.raises(ConfigError, match="not valid"):
-        check_search_args(["--benchmark", "nas-bench-macro", "--budget", "many"], False)
+        check_args(["--benchmark", "nas-bench-macro", "--budget", "many"], [])
 
 
 def test_grid_of_any_flag_is_part_of_the_product():
@@ -67,54 +69,56 @@ def test_grid_of_any_flag_is_part_of_the_product():
         with pytest.raises(ConfigError, match="--grid"):
             parse_grid(bad)
     base = ["--benchmark", "nas-bench-macro", "--budget", "10"]
-    cfg = SweepConfig(out="x", command_args=base, seeds=[0, 1],
-                      grid=[parse_grid("strategy=random,evolution")])
-    assert [t["name"] for t in cfg.trials] == ["seed=0,strategy=random", "seed=0,strategy=evolution",
-                                               "seed=1,strategy=random", "seed=1,strategy=evolution"]
-    assert cfg.trials[1]["grid"] == {"strategy": "evolution"} and cfg.trials[1]["seed"] == 0
-    assert cfg.trials[1]["args"][-4:] == ["--seed", "0", "--strategy", "evolution"]
+    cfg = sweep_config("x", base, seeds=[0, 1], grid=[parse_grid("strategy=random,evolution")])
+    assert [t.name for t in cfg.trials] == ["seed=0,strategy=random", "seed=0,strategy=evolution",
+                                            "seed=1,strategy=random", "seed=1,strategy=evolution"]
+    assert cfg.trials[1].grid == {"strategy": "evolution"} and cfg.trials[1].seed == 0
+    # each trial is the library's typed config, built as `oneshot search` builds it
+    assert isinstance(cfg.trials[1].config, SearchConfig)
+    assert (cfg.trials[1].config.seed, cfg.trials[1].config.strategy, cfg.trials[1].config.budget) == (0, "evolution", 10)
+    assert cfg.trials[1].config.out == cfg.trials[1].out and cfg.trials[1].out.endswith("trials/seed-0_strategy-evolution")
     with pytest.raises(ConfigError, match="not valid"):  # a flag the command does not have
-        SweepConfig(out="x", command_args=base, grid=[parse_grid("no_such_flag=1,2")])
+        sweep_config("x", base, grid=[parse_grid("no_such_flag=1,2")])
     with pytest.raises(ConfigError, match="--strategy"):  # swept and given
-        SweepConfig(out="x", command_args=SEARCH, grid=[parse_grid("strategy=random")])
+        sweep_config("x", SEARCH, grid=[parse_grid("strategy=random")])
     with pytest.raises(ConfigError, match="nothing to sweep"):
-        SweepConfig(out="x", command_args=SEARCH)
+        sweep_config("x", SEARCH)
     with pytest.raises(ConfigError, match="sweep-budget"):
-        SweepConfig(out="x", command_args=["--space", "tiny"], budgets=["macs<=1M"], command="train-supernet")
+        sweep_config("x", ["--space", "tiny"], budgets=["macs<=1M"], command="train-supernet")
 
 
 def test_interrupted_trial_resumes_without_evaluating_twice(tmp_path):
     """A trial killed after its first checkpoint continues its search; it ends where an
     uninterrupted trial ends, with every architecture exactly once."""
-    trial = build_trials([*SEARCH, "--budget", "24"], [3], None)[0]
+    interrupted = sweep_config(str(tmp_path / "a"), [*SEARCH, "--budget", "24"], seeds=[3]).trials[0]
     reports = []
 
     class Interrupted(Exception):
         pass
 
-    def report_then_die(metrics, checkpoint=None):
+    def report_then_die(metrics):
         reports.append(metrics)
         raise Interrupted
 
-    interrupted = {"trial": trial, "out": str(tmp_path / "a"), "report_every": 8}
     with pytest.raises(Interrupted):
-        run_trial(interrupted, report=report_then_die)
-    slug_dir = tmp_path / "a" / "trials" / trial["slug"]
+        run_trial(interrupted, report_every=8, report=report_then_die)
+    slug_dir = tmp_path / "a" / "trials" / interrupted.slug
     assert reports[0]["evaluations"] == 8 and len(_history(slug_dir)) == 8
     seen = []
-    run_trial(interrupted, report=lambda m, checkpoint=None: seen.append(m["evaluations"]))
+    run_trial(interrupted, report_every=8, report=lambda m: seen.append(m["evaluations"]))
     assert seen == [16, 24]  # the first chunk was not redone
-    straight = {"trial": trial, "out": str(tmp_path / "b"), "report_every": 8}
-    run_trial(straight)
-    resumed, reference = _history(slug_dir), _history(tmp_path / "b" / "trials" / trial["slug"])
+    straight = sweep_config(str(tmp_path / "b"), [*SEARCH, "--budget", "24"], seeds=[3]).trials[0]
+    run_trial(straight, report_every=8)
+    resumed, reference = _history(slug_dir), _history(tmp_path / "b" / "trials" / straight.slug)
     assert len({r["key"] for r in resumed}) == len(resumed) == 24
     assert [r["key"] for r in resumed] == [r["key"] for r in reference]
 
 
 def test_merge_fronts_adds_the_trial_columns(tmp_path):
-    trials = build_trials(SEARCH, [0, 1], None)
+    trials = [Trial(t["name"], t["slug"], str(tmp_path / "trials" / t["slug"]), None, t["seed"])
+              for t in build_trials(SEARCH, [0, 1], None)]
     for i, t in enumerate(trials):
-        d = tmp_path / "trials" / t["slug"]
+        d = tmp_path / "trials" / t.slug
         d.mkdir(parents=True)
         (d / "pareto.csv").write_text("rank,key,accuracy\n0,0000000%d,9%d.5\n1,1111111%d,8%d.0\n" % (i, i, i, i))
     assert merge_fronts(tmp_path, trials) == 4
@@ -171,20 +175,19 @@ def test_training_trial_runs_in_epoch_chunks_and_resumes(tmp_path):
     torch.set_num_threads(1)
     args = ["--space", "tiny", "--data", "digits", "--epochs", "2", "--batch-size", "128", "--eval-paths", "1",
             "--bn-calib-images", "64", "--device", "cpu"]
-    trial = build_trials(args, None, None, [parse_grid("lr=0.05")])[0]
-    config = {"trial": trial, "out": str(tmp_path), "command": "train-supernet", "report_every": 1}
+    trial = sweep_config(str(tmp_path), args, grid=[parse_grid("lr=0.05")], command="train-supernet").trials[0]
     seen = []
 
     class Interrupted(Exception):
         pass
 
-    def report_then_die(metrics, checkpoint=None):
+    def report_then_die(metrics):
         seen.append(metrics["epoch"])
         raise Interrupted
 
     with pytest.raises(Interrupted):
-        run_trial(config, report=report_then_die)
-    run_trial(config, report=lambda m, checkpoint=None: seen.append(m["epoch"]))
+        run_trial(trial, report_every=1, report=report_then_die)
+    run_trial(trial, report_every=1, report=lambda m: seen.append(m["epoch"]))
     assert seen == [1, 2]  # epoch 1 was not trained again
     log = [json.loads(ln) for ln in (tmp_path / "trials" / "lr-0.05" / "train_log.jsonl").read_text().splitlines()]
     assert [r["epoch"] for r in log] == [1, 2]

@@ -7,8 +7,9 @@ import pytest
 from oneshot.costs import check_budget as costs_check_budget
 from oneshot.costs import cost_model as costs_cost_model
 from oneshot.errors import BudgetError, ConfigError, LUTError
-from oneshot.latency import Entry, LatencyTable, check_budget, cost_model, missing_entries
-from oneshot.latency.pricing import parse_constraint, slot_labels
+from oneshot.costs import check_budget, cost_model, parse_constraint
+from oneshot.latency import Entry, LatencyTable, missing_entries
+from oneshot.latency.pricing import slot_labels
 from oneshot.spaces import create_space
 
 

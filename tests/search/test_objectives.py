@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 from oneshot.errors import BudgetError, ConfigError
-from oneshot.search.objectives import check_budgets, parse_constraint, parse_objective
+from oneshot.costs.budgets import check_budgets, parse_constraint
+from oneshot.search.objectives import parse_objective
 
 
 @pytest.mark.parametrize("text,metric,op,value", [

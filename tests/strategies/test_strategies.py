@@ -156,7 +156,7 @@ def test_nsga2_neighbour_mutation_moves_one_gene_or_swaps_two(space):
     X = space.sample_matrix(rng, 200)
     for swap_prob in (0.0, 1.0):
         s = create_strategy("nsga2", Problem(space, 2), seed=0, swap_prob=swap_prob, mutation="neighbour")
-        Y = s._algorithm.mating.mutation._do(None, X, random_state=np.random.default_rng(1))
+        Y = s.mutation_operator.mutate(X, np.random.default_rng(1))
         changed = (Y != X).sum(axis=1)
         if swap_prob == 0.0:
             assert (changed == 1).all()
@@ -175,15 +175,15 @@ def test_nsga2_unexplored_mutation_steps_to_new_feasible_networks(space):
     assert len(near) == 16 and ((near != x).sum(axis=1) == 1).all()
     known = near[:-1]
     s.seen.update(s.key(r) for r in known)
-    mutate = s._algorithm.mating.mutation._do
-    y = mutate(None, x[None, :], random_state=np.random.default_rng(0))[0]
+    mutate = s.mutation_operator.mutate
+    y = mutate(x[None, :], np.random.default_rng(0))[0]
     assert s.key(y) == s.key(near[-1]) or s.key(y) not in s.seen  # the one unknown neighbour (or a swap)
     assert (np.asarray(y) == 2).sum() <= 3
     s.seen.update(s.key(r) for r in near)
     s.seen.update(s.key(r) for r in s._swaps(x))
-    y = mutate(None, x[None, :], random_state=np.random.default_rng(0))[0]
+    y = mutate(x[None, :], np.random.default_rng(0))[0]
     assert s.key(y) not in s.seen and (y != x).sum() >= 2 and (np.asarray(y) == 2).sum() <= 3
-    Y = mutate(None, np.repeat(x[None, :], 5, axis=0), random_state=np.random.default_rng(1))
+    Y = mutate(np.repeat(x[None, :], 5, axis=0), np.random.default_rng(1))
     assert len({s.key(r) for r in Y}) == 5  # children of one parent in a batch all differ
 
 
