@@ -110,10 +110,10 @@ def sample_keys(all_keys: list[str], n: int, seed: int) -> list[str]:
 def score(ckpt: Path, archs: dict[str, list[int]], cache: Path, bn_policy: str, calib_images: int,
           seed: int, train_images: int = 0) -> tuple[dict[str, dict[str, float]], float]:
     """Supernet accuracy and loss of every architecture (cached on disk per checkpoint and setting)."""
-    from oneshot.checkpoint import file_sha256
+    from oneshot.provenance import file_sha256
     from oneshot.evaluation.supernet_evaluator import SupernetEvaluator
 
-    tag = {"checkpoint_sha256": file_sha256(ckpt, length=64), "bn_policy": bn_policy,
+    tag = {"checkpoint_sha256": file_sha256(ckpt), "bn_policy": bn_policy,
            "calib_images": calib_images, "seed": seed, "score_train_images": train_images}
     stored = json.loads(cache.read_text()) if cache.is_file() else {}
     if stored.get("tag") != tag:

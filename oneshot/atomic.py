@@ -99,13 +99,15 @@ def atomic_write_text(path: str | os.PathLike, text: str, *, mode: int | None = 
 
 def atomic_write_json(path: str | os.PathLike, data: Any, *, compact: bool = False, indent: int | None = 1,
                       sort_keys: bool = False, default: Callable[[Any], Any] | None = None, end: str = "",
-                      mode: int | None = None) -> Path:
+                      mode: int | None = None, parents: bool = False) -> Path:
     """Write ``data`` as JSON to ``path`` atomically; returns ``path`` as a ``Path``.
 
     ``compact`` drops all whitespace (large, frequently rewritten state); otherwise ``indent`` (files
     people read). ``sort_keys`` and ``default`` are passed to ``json.dumps``; ``end`` is appended
-    (``"\\n"`` for a trailing newline).
+    (``"\\n"`` for a trailing newline); ``parents`` creates the folder first.
     """
+    if parents:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
     if compact:
         text = json.dumps(data, separators=(",", ":"), sort_keys=sort_keys, default=default)
     else:

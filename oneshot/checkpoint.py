@@ -8,9 +8,7 @@ the versions, so ``oneshot search --supernet PATH`` needs nothing else.
 """
 from __future__ import annotations
 
-import hashlib
 import os
-import platform
 from pathlib import Path
 from typing import Any
 
@@ -19,17 +17,6 @@ from oneshot.errors import CheckpointError
 
 FORMAT = "oneshot-checkpoint"
 FORMAT_VERSION = 1
-
-
-def versions() -> dict[str, str]:
-    """Library versions recorded in every artifact."""
-    import numpy
-    import torch
-
-    from oneshot import __version__
-
-    return {"oneshot": __version__, "torch": str(torch.__version__), "numpy": numpy.__version__,
-            "python": platform.python_version()}
 
 
 def save_checkpoint(path: str | os.PathLike, payload: dict[str, Any]) -> Path:
@@ -133,10 +120,3 @@ def load_supernet(path: str | os.PathLike, device: Any = "cpu", *,
     return supernet, meta
 
 
-def file_sha256(path: str | os.PathLike, length: int = 16) -> str:
-    """Hash of a file's bytes (provenance: which supernet / LUT a result came from)."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()[:length]

@@ -16,7 +16,6 @@ registry and loads ``weights.pt``: the supernet is never needed again.
 from __future__ import annotations
 
 import csv
-import hashlib
 import json
 import os
 import warnings
@@ -25,6 +24,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from oneshot.atomic import atomic_open, atomic_write_bytes
+from oneshot.provenance import file_sha256, versions
 
 EXPORT_FORMAT = 1
 ARCH_FILE = "arch.json"
@@ -53,14 +53,6 @@ def _atomic_write(path: Path, data: bytes) -> None:
     atomic_write_bytes(path, data, mode=0o644)
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def onnx_available() -> bool:
     """True when the optional ``onnx`` package (``pip install oneshot[onnx]``) is importable."""
     try:
@@ -68,14 +60,6 @@ def onnx_available() -> bool:
     except ImportError:
         return False
     return True
-
-
-def _versions() -> dict[str, str]:
-    import torch
-
-    from oneshot import __version__
-
-    return {"oneshot": __version__, "torch": str(torch.__version__)}
 
 
 # ----------------------------------------------------------------------------- export
@@ -138,10 +122,10 @@ def export_network(net: Any, space: Any, out_dir: str | os.PathLike, *,
         "num_classes": space.num_classes,
         "input": _input_description(space, (provenance or {}).get("data")),
         "costs": {"macs": float(costs["macs"]), "params": float(costs["params"])},
-        "files": {name: {"path": rel, "sha256": _sha256(out / rel)} for name, rel in files.items()},
+        "files": {name: {"path": rel, "sha256": file_sha256(out / rel)} for name, rel in files.items()},
         "skipped": skipped,
         "provenance": provenance or {},
-        "versions": _versions(),
+        "versions": versions(),
     }
     _atomic_write(out / ARCH_FILE, json.dumps(record, indent=2, default=str).encode())
     files["arch"] = ARCH_FILE
@@ -229,7 +213,7 @@ def load_model(model_dir: str | os.PathLike, *, device: str = "cpu", verify: boo
     if not weights.resolve().is_relative_to(d.resolve()):  # never follow a path out of the model folder
         raise ConfigError(f"{d / ARCH_FILE} names weights {record['files']['weights']['path']!r} outside the "
                           f"model directory; refusing to load them (re-export the model)")
-    if verify and _sha256(weights) != record["files"]["weights"]["sha256"]:
+    if verify and file_sha256(weights) != record["files"]["weights"]["sha256"]:
         raise ConfigError(f"{weights} does not match the hash recorded in {ARCH_FILE} (changed or truncated); "
                           f"re-export the model or pass verify=False")
     net = build_network(space, record["arch"])
@@ -290,7 +274,7 @@ def supernet_of_run(run_dir: str | os.PathLike) -> str | None:
         if not p.is_absolute() and not p.exists():
             p = Path(run_dir) / p
         want = recorded.get("sha256")
-        if want and p.is_file() and _sha256(p) != want:
+        if want and p.is_file() and file_sha256(p) != want:
             raise ConfigError(f"{p} changed since the search in {run_dir} scored it (sha256 differs); "
                               f"pass the original checkpoint with --supernet")
         return str(p)
@@ -325,7 +309,7 @@ def export_from_supernet(checkpoint: str | os.PathLike, arch: Sequence[int] | st
     search recorded on the same validation split."""
     import torch
 
-    from oneshot.checkpoint import file_sha256, load_supernet
+    from oneshot.checkpoint import load_supernet
     from oneshot.errors import ConfigError
     from oneshot.spaces.network import build_network
 

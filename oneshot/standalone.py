@@ -81,10 +81,6 @@ class FixedSampler:
         self.steps = int(state["steps"])
 
 
-def _atomic_json(path: Path, data: Any) -> None:
-    atomic_write_json(path, data, indent=2, default=str)
-
-
 def config_from_supernet(meta: dict[str, Any], overrides: dict[str, Any] | None = None):
     """A ``TrainConfig`` on the supernet's space and data (its recorded config), with ``overrides``."""
     from oneshot.training import TrainConfig
@@ -142,9 +138,10 @@ def train_architecture(config: Any, arch: Sequence[int] | str | None, out_dir: s
         raise ConfigError("--init inherit needs --supernet CKPT (the weights to fine-tune)")
     if not resume:
         out.mkdir(parents=True, exist_ok=True)
-        _atomic_json(out / ARCH_NAME, {"arch": list(map(int, arch)), "key": space.key(arch),
+        atomic_write_json(out / ARCH_NAME, {"arch": list(map(int, arch)), "key": space.key(arch),
                                        "encoding": space.encoding_key(arch), "readable": space.format(arch),
-                                       "space": space.to_json(), "init": init, "supernet": supernet})
+                                       "space": space.to_json(), "init": init, "supernet": supernet},
+                          indent=2, default=str)
 
     def model_factory(space_: Any) -> FixedPathNet:
         if init == "inherit" and not resume:
@@ -202,7 +199,7 @@ def finish(config: Any, space: Any, arch: Sequence[int], out: Path, history: lis
                                    "epochs": result["epochs"], "val_accuracy": val, "test_accuracy": test,
                                    "data": state["data"], "train_config": state["config"]})
         result["model_dir"] = str(out / MODEL_DIR)
-    _atomic_json(out / RESULT_NAME, result)
+    atomic_write_json(out / RESULT_NAME, result, indent=2, default=str)
     return result
 
 

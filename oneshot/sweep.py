@@ -180,10 +180,6 @@ def tune_trainable(config: dict[str, Any], trials: Sequence[Trial] = ()) -> None
 
 
 # ---------------------------------------------------------------- a sweep
-def _atomic_json(path: Path, data: Any) -> None:
-    atomic_write_json(path, data, indent=2, sort_keys=True, end="\n")
-
-
 def _prepare(cfg: SweepConfig) -> dict[str, Any]:
     out = Path(cfg.out)
     path = out / "sweep.json"
@@ -204,7 +200,7 @@ def _prepare(cfg: SweepConfig) -> dict[str, Any]:
             raise ConfigError(f"cannot resume {out}: it was started with another command, arguments or trials "
                               f"({state.get('identity')}); repeat the original command with --resume")
     state["runs"].append({"started": datetime.now(timezone.utc).isoformat(timespec="seconds")})
-    _atomic_json(path, state)
+    atomic_write_json(path, state, indent=2, sort_keys=True, end="\n")
     return state
 
 
@@ -289,7 +285,7 @@ def run_sweep(cfg: SweepConfig) -> dict[str, Any]:
     else:
         state["result_rows"] = merge_training(out, cfg.trials)
     state["runs"][-1]["finished"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    _atomic_json(out / "sweep.json", state)
+    atomic_write_json(out / "sweep.json", state, indent=2, sort_keys=True, end="\n")
     return state
 
 

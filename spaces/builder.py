@@ -127,10 +127,4 @@ def skip(cout: int, stride: int = 1) -> dict[str, Any]:
     return dict(kind="skip", cout=cout, stride=stride)
 
 
-def with_policy(spec: dict[str, Any], **changes: Any) -> dict[str, Any]:
-    out = dict(spec)
-    out.update(changes)
-    return out
-
-
 __all__ = ["LayoutBuilder", "mb", "skip", "make_divisible", "cifar_or_imagenet_policy", "replace"]

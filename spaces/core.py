@@ -9,7 +9,7 @@ import json
 import math
 import re
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Iterable, Sequence
 
 import numpy as np
 
@@ -275,5 +275,3 @@ def space_from_json(data: dict[str, Any]) -> SearchSpace:
         )
     return space
 
-
-RngLike = Callable[[], np.random.Generator]

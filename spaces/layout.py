@@ -8,7 +8,7 @@ structure is written down exactly once per space. Framework-free: no torch here.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from typing import Any, Sequence
 
 import numpy as np
@@ -235,6 +235,3 @@ class LayeredSpace(SearchSpace):
         data["policy"] = self.policy.to_json()
         return data
 
-
-def with_stride(op: OpSpec, stride: int) -> OpSpec:
-    return replace(op, stride=stride)

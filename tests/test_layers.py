@@ -17,7 +17,7 @@ SOURCES = {"oneshot": ROOT / "oneshot", "oneshot.spaces": ROOT / "spaces", "ones
 #: lowest first; a component may import only components of lower layers (and itself)
 LAYERS = [
     ["oneshot.errors"],
-    ["oneshot.atomic", "oneshot.registry", "oneshot.runlock", "oneshot.allocator", "oneshot.pareto",
+    ["oneshot.atomic", "oneshot.registry", "oneshot.runlock", "oneshot.allocator", "oneshot.pareto", "oneshot.provenance",
      "oneshot.distributed"],
     ["oneshot.spaces", "oneshot.data"],
     ["oneshot.latency", "oneshot.strategies", "oneshot.sampling", "oneshot.supernet"],

@@ -32,7 +32,7 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from oneshot.errors import ConfigError
-    from oneshot.checkpoint import file_sha256
+    from oneshot.provenance import file_sha256
     from oneshot.export import architecture_from_front, export_from_supernet, scoring_of_run, supernet_of_run
 
     provenance = {}
@@ -44,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
         run_dir = front if front.is_dir() else front.parent
         recorded = scoring_of_run(run_dir)
         if supernet and recorded and recorded.get("sha256") and Path(supernet).is_file() \
-                and not file_sha256(supernet, length=64).startswith(recorded["sha256"]) and not args.force:
+                and not file_sha256(supernet).startswith(recorded["sha256"]) and not args.force:
             raise ConfigError(f"--supernet {supernet} is not the checkpoint the search in {run_dir} scored "
                               f"(sha256 differs); drop --supernet to use the run's own, or pass --force")
         supernet = supernet or supernet_of_run(run_dir)

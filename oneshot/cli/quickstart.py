@@ -55,24 +55,39 @@ def latency_budget(space, lut_path: str, fraction: float = 0.4) -> float:
 
 
 def run(args: argparse.Namespace) -> int:
-    import csv
     import time
     from pathlib import Path
 
-    from oneshot.checkpoint import load_checkpoint
     from oneshot.errors import ConfigError
-    from oneshot.latency.profile import partial_path
-    from oneshot.spaces.core import space_from_json
 
     if args.workers < 1:
         raise ConfigError(f"--workers must be >= 1, got {args.workers}")
+    out, fast = Path(args.out), args.fast
+    _claim(out, "fast" if fast else "full")
+    quiet = ["--no-progress"] if args.no_progress else []
+    start = time.perf_counter()
+    print(f"oneshot quickstart -> {out}/ ({'fast' if fast else 'full'} mode; about "
+          f"{'1-2' if fast else '5'} minutes on 2 CPUs)")
+    ckpt, space = _train(out, fast, args.seed, quiet)
+    lut = _profile(out, space, fast, args.seed, quiet)
+    limit = latency_budget(space, str(lut))
+    search_dir = _search(out, ckpt, lut, limit, fast, args, quiet)
+    # 4. export the most accurate architecture within the budget
+    model_dir = out / "model"
+    _step(4, 4, "export the best model (TorchScript, ONNX, weights)",
+          ["export", "--from", str(search_dir / "pareto.csv"), "--rank", "0", "--out", str(model_dir), "--force"])
+    _summary(out, search_dir, ckpt, lut, limit, model_dir, (time.perf_counter() - start) / 60)
+    return 0
+
+
+def _claim(out, mode: str) -> None:
+    """A fast and a full quickstart differ in every step's settings: one directory holds one of them."""
     import json
 
-    out = Path(args.out)
-    fast = args.fast
-    # a fast and a full quickstart differ in every step's settings: one directory holds one of them
+    from oneshot.atomic import atomic_write_json
+    from oneshot.errors import ConfigError
+
     mode_file = out / "quickstart.json"
-    mode = "fast" if fast else "full"
     if mode_file.is_file():
         before = json.loads(mode_file.read_text()).get("mode")
         if before != mode:
@@ -81,37 +96,36 @@ def run(args: argparse.Namespace) -> int:
                               f"--out {out}` or choose another --out for a {mode} one")
     out.mkdir(parents=True, exist_ok=True)
     if not mode_file.is_file():
-        from oneshot.atomic import atomic_write_json
-
         atomic_write_json(mode_file, {"mode": mode})
-    budget = args.budget or (24 if fast else 200)
-    quiet = ["--no-progress"] if args.no_progress else []
-    start = time.perf_counter()
-    print(f"oneshot quickstart -> {out}/ ({'fast' if fast else 'full'} mode; about "
-          f"{'1-2' if fast else '5'} minutes on 2 CPUs)")
 
-    # 1. supernet (skipped when a finished checkpoint is there; resumed when one is half done)
+
+def _train(out, fast: bool, seed: int, quiet: list[str]):
+    """1. The supernet (skipped when a finished checkpoint is there; resumed when one is half done)."""
+    from oneshot.checkpoint import load_checkpoint
+    from oneshot.spaces.core import space_from_json
+
     sn_dir, ckpt = out / "supernet", out / "supernet" / "supernet.pt"
     epochs = 1 if fast else 3
     train = ["train-supernet", "--space", SPACE, "--data", "digits", "--sampling", "fair", "--epochs", str(epochs),
-             "--seed", str(args.seed), "--device", "cpu", "--out", str(sn_dir)]
+             "--seed", str(seed), "--device", "cpu", "--out", str(sn_dir)]
     if fast:
         train += ["--eval-paths", "1", "--bn-calib-images", "128"]
-    train += [] if not args.no_progress else ["--no-progress"]
-    done = ckpt.exists() and int(load_checkpoint(ckpt).get("epoch", 0)) >= epochs
-    if done:
+    train += quiet
+    if ckpt.exists() and int(load_checkpoint(ckpt).get("epoch", 0)) >= epochs:
         print(f"\n[1/4] supernet: {ckpt} is already trained, skipped")
     else:
         _step(1, 4, "train a supernet on digits with strict fairness (FairNAS)",
               train + (["--resume"] if ckpt.exists() else []))
-    meta = load_checkpoint(ckpt)
-    space = space_from_json(meta["space"])
+    return ckpt, space_from_json(load_checkpoint(ckpt)["space"])
 
-    # 2. latency table of this machine
+
+def _profile(out, space, fast: bool, seed: int, quiet: list[str]):
+    """2. The latency table of this machine."""
+    from oneshot.latency.profile import partial_path
+
     lut = out / "lut" / f"{SPACE}-{space.resolution}px-cpu.json"
-    opts = ["-o", f"resolution={space.resolution}"]
-    profile = ["lut", "profile", "--space", SPACE, *opts, "--device", "cpu", "--threads", "1",
-               "--out", str(lut), "--seed", str(args.seed)]
+    profile = ["lut", "profile", "--space", SPACE, "-o", f"resolution={space.resolution}", "--device", "cpu",
+               "--threads", "1", "--out", str(lut), "--seed", str(seed)]
     if fast:
         profile += ["--warmup", "2", "--repeats", "5"]
     if lut.exists() and not partial_path(lut).exists():
@@ -119,10 +133,13 @@ def run(args: argparse.Namespace) -> int:
         print(f"\n[2/4] latency table: {lut} already profiled, skipped")
     else:
         _step(2, 4, "profile a latency lookup table on this machine (1 thread)", profile + quiet)
+    return lut
 
-    # 3. NSGA-II under a latency budget, 2 Ray workers (resumes an interrupted search)
-    limit = latency_budget(space, str(lut))
+
+def _search(out, ckpt, lut, limit: float, fast: bool, args: argparse.Namespace, quiet: list[str]):
+    """3. NSGA-II under a latency budget on Ray workers (resumes an interrupted search)."""
     search_dir = out / "search"
+    budget = args.budget or (24 if fast else 200)
     search = ["search", "--supernet", str(ckpt), "--strategy", "nsga2", "--objective", "accuracy:max",
               "--objective", "latency_ms:min", "--constraint", f"latency_ms<={limit}", "--lut", str(lut),
               "--budget", str(budget), "--workers", str(args.workers), "--seed", str(args.seed),
@@ -133,15 +150,14 @@ def run(args: argparse.Namespace) -> int:
         search.append("--resume")
     _step(3, 4, f"NSGA-II search: accuracy vs latency, latency <= {limit} ms, {args.workers} workers",
           search + quiet)
+    return search_dir
 
-    # 4. export the most accurate architecture within the budget
-    model_dir = out / "model"
-    _step(4, 4, "export the best model (TorchScript, ONNX, weights)",
-          ["export", "--from", str(search_dir / "pareto.csv"), "--rank", "0", "--out", str(model_dir), "--force"])
+
+def _summary(out, search_dir, ckpt, lut, limit: float, model_dir, minutes: float) -> None:
+    import csv
 
     with open(search_dir / "pareto.csv", newline="") as fh:
         rows = list(csv.DictReader(fh))
-    minutes = (time.perf_counter() - start) / 60
     print(f"\nquickstart finished in {minutes:.1f} min. Pareto front ({len(rows)} architectures, "
           f"latency <= {limit} ms):")
     cols = [c for c in ("rank", "key", "accuracy", "latency_ms", "macs", "params") if rows and c in rows[0]]
@@ -151,12 +167,11 @@ def run(args: argparse.Namespace) -> int:
     if len(rows) > 8:
         print(f"  ... {len(rows) - 8} more in {search_dir / 'pareto.csv'}")
     print("\nwhere everything is:")
-    for what, path in [("supernet", ckpt), ("training log", sn_dir / "train_log.jsonl"), ("latency table", lut),
+    for what, path in [("supernet", ckpt), ("training log", ckpt.parent / "train_log.jsonl"), ("latency table", lut),
                        ("search history", search_dir / "history.csv"), ("Pareto front", search_dir / "pareto.csv"),
                        ("exported model", model_dir), ("Pareto plot", search_dir / "pareto.png")]:
         print(f"  {what:<16}{path}")
     print(f"\nload the model: python -c \"import oneshot; print(oneshot.load_model('{model_dir}'))\"")
-    return 0
 
 
 def _short(value: str) -> str:

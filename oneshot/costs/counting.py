@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from oneshot.spaces.cost_table import CostTable
+from oneshot.spaces.layout import LayeredSpace, OpSpec
 
 #: signature -> [macs, params] of every operator of the built-in spaces (default options and 32 px),
 #: counted by ``op_cost`` and packaged so that pricing a built-in space imports no torch (a tabular

@@ -61,16 +61,50 @@ class SupernetEvaluator:
                               f"got {val_images}")
         if policy.calibrates and int(calib_images) < 1:
             raise ConfigError(f"BN policy {bn_policy!r} needs calib_images >= 1, got {calib_images}")
+        if int(score_train_images) < 0:
+            raise ConfigError(f"--score-train-images must be >= 0, got {score_train_images}")
+        if score_cache_mb is not None and float(score_cache_mb) < 0:
+            raise ConfigError(f"--score-cache-mb must be >= 0, got {score_cache_mb}")
+        if int(chunk) < 1:
+            raise ConfigError(f"chunk must be >= 1, got {chunk}")
         if threads:
             torch.set_num_threads(int(threads))
-        from oneshot.checkpoint import file_sha256, load_checkpoint, load_supernet
+        from oneshot.provenance import file_sha256
         from oneshot.data import load_data_from_info
 
         self.device = torch.device(device)
-        self._split_dim: int | None = None
+        meta = self._load_supernets(checkpoint)
+        self.space = self.supernet.space
+        splits = load_data_from_info(meta["data"], spec=data)
+        self.bn_policy = bn_policy
+        self._policy = policy
+        n_cal = min(int(calib_images), len(splits.train)) if policy.calibrates else 0
+        self._prepare_batches(splits, n_cal, int(calib_batch), val_images, int(eval_batch), int(seed),
+                              int(score_train_images))
+        self._cache: dict[str, dict[str, float]] = {}
+        cache_mb = default_cache_mb() if score_cache_mb is None else float(score_cache_mb)
+        self._chunk = int(chunk)
+        self._engines = ({k: PrefixEngine(net, self._calib, self._val, bn_policy, cache_mb / len(self._nets),
+                                          groups=self._groups)
+                          for k, net in self._nets.items()} if engine else {})
+        self._engine = self._engines.get(min(self._nets)) if engine else None
+        self._info = {"kind": "supernet", "checkpoint": str(checkpoint), "checkpoint_sha256": file_sha256(checkpoint),
+                      "bn_policy": bn_policy, "calib_images": n_cal, "calib_batch": int(calib_batch),
+                      "calib_seed": int(seed), "val_images": self._n_val_held_out,
+                      "score_train_images": int(score_train_images), "eval_batch": int(eval_batch),
+                      "device": str(self.device), "data": meta["data"], "space": self.space.name,
+                      "checkpoint_versions": meta.get("versions", {}),
+                      "engine": "prefix" if engine else "plain", "score_cache_mb": cache_mb if engine else 0,
+                      "few_shot_split_dim": self._split_dim}
+
+    def _load_supernets(self, checkpoint: str) -> dict[str, Any]:
+        """The supernet (or a few-shot manifest's sub-supernets, one per choice of its split
+        dimension); returns the checkpoint metadata that holds the data split."""
+        from oneshot.checkpoint import load_checkpoint, load_supernet
         from oneshot.training.few_shot import is_manifest, load_manifest
 
-        if is_manifest(checkpoint):  # a few-shot supernet: one sub-supernet per choice of one dimension
+        self._split_dim: int | None = None
+        if is_manifest(checkpoint):
             manifest = load_manifest(checkpoint)
             self._split_dim = int(manifest["split_dim"])
             self._nets = {k: load_supernet(path, self.device)[0].eval() for k, path in manifest["supernets"].items()}
@@ -80,17 +114,18 @@ class SupernetEvaluator:
             self.supernet, meta = load_supernet(checkpoint, self.device)
             self.supernet.eval()
             self._nets = {0: self.supernet}
-        self.space = self.supernet.space
         if "data" not in meta:
             raise ConfigError(f"checkpoint {checkpoint} records no data splits; it was not written by "
                               f"`oneshot train-supernet`")
-        splits = load_data_from_info(meta["data"], spec=data)
-        self.bn_policy = bn_policy
-        self._policy = policy
-        g = torch.Generator().manual_seed(int(seed))
-        n_cal = min(int(calib_images), len(splits.train)) if policy.calibrates else 0
+        return meta
+
+    def _prepare_batches(self, splits: Any, n_cal: int, calib_batch: int, val_images: int | None,
+                         eval_batch: int, seed: int, score_train_images: int) -> None:
+        """The calibration batches (a seeded subset of the training images) and the scoring batches
+        (validation, plus ``score_train_images`` training images), on the device, once."""
+        g = torch.Generator().manual_seed(seed)
         cal_idx = torch.randperm(len(splits.train), generator=g)[:n_cal]
-        self._calib = [x for x, _ in splits.train.subset(cal_idx).batches(int(calib_batch), device=self.device)]
+        self._calib = [x for x, _ in splits.train.subset(cal_idx).batches(calib_batch, device=self.device)]
         if self.device.type == "cpu":
             # train-mode BatchNorm (the recalibration pass) is 3-5x faster on CPU on channels-last
             # activations than on contiguous NCHW ones (measured: 4.7 vs 16.2 ms for 128x64x32x32);
@@ -99,45 +134,22 @@ class SupernetEvaluator:
             self._calib = [x.contiguous(memory_format=torch.channels_last) for x in self._calib]
         val = splits.val if val_images is None else splits.val.subset(torch.arange(min(int(val_images),
                                                                                          len(splits.val))))
-        self._val = list(val.batches(int(eval_batch), device=self.device))
-        self._n_val = len(val)
-        if int(score_train_images) < 0:
-            raise ConfigError(f"--score-train-images must be >= 0, got {score_train_images}")
+        self._val = list(val.batches(eval_batch, device=self.device))
+        self._n_val = self._n_val_held_out = len(val)
+        self._groups = None
         if score_train_images:
             # more images for the *ranking*: the validation split alone (466 CIFAR images) gives a
             # binomial error of ~2 points, more than the gaps between good networks. Training images
             # are ones the supernet has seen, so the score is no longer a held-out accuracy estimate.
-            g2 = torch.Generator().manual_seed(int(seed) + 7919)
-            idx = torch.randperm(len(splits.train), generator=g2)[:int(score_train_images)]
+            g2 = torch.Generator().manual_seed(seed + 7919)
+            idx = torch.randperm(len(splits.train), generator=g2)[:score_train_images]
             extra = splits.train.subset(idx)
             n_val_batches = len(self._val)
-            self._val += list(extra.batches(int(eval_batch), device=self.device))
+            self._val += list(extra.batches(eval_batch, device=self.device))
             self._n_val += len(extra)
             # the held-out part is still reported on its own (val_accuracy, val_loss)
-            groups = ["val"] * n_val_batches + [None] * (len(self._val) - n_val_batches)
+            self._groups = ["val"] * n_val_batches + [None] * (len(self._val) - n_val_batches)
             self.metric_names = ("accuracy", "loss", "val_accuracy", "val_loss")
-        else:
-            groups = None
-        self._groups = groups
-        self._cache: dict[str, dict[str, float]] = {}
-        if score_cache_mb is not None and float(score_cache_mb) < 0:
-            raise ConfigError(f"--score-cache-mb must be >= 0, got {score_cache_mb}")
-        if int(chunk) < 1:
-            raise ConfigError(f"chunk must be >= 1, got {chunk}")
-        cache_mb = default_cache_mb() if score_cache_mb is None else float(score_cache_mb)
-        self._chunk = int(chunk)
-        self._engines = ({k: PrefixEngine(net, self._calib, self._val, bn_policy, cache_mb / len(self._nets),
-                                          groups=groups)
-                          for k, net in self._nets.items()} if engine else {})
-        self._engine = self._engines.get(min(self._nets)) if engine else None
-        self._info = {"kind": "supernet", "checkpoint": str(checkpoint), "checkpoint_sha256": file_sha256(checkpoint, length=64),
-                      "bn_policy": bn_policy, "calib_images": n_cal, "calib_batch": int(calib_batch),
-                      "calib_seed": int(seed), "val_images": len(val), "score_train_images": int(score_train_images),
-                      "eval_batch": int(eval_batch),
-                      "device": str(self.device), "data": meta["data"], "space": self.space.name,
-                      "checkpoint_versions": meta.get("versions", {}),
-                      "engine": "prefix" if engine else "plain", "score_cache_mb": cache_mb if engine else 0,
-                      "few_shot_split_dim": self._split_dim}
 
     def describe(self) -> dict[str, Any]:
         """Provenance for search.json: policy, subset sizes, checkpoint hash, data split."""

@@ -26,10 +26,11 @@ from typing import Any
 
 import numpy as np
 
+from oneshot.atomic import atomic_write_json
 from oneshot.errors import LUTError
-from oneshot.spaces.layout import LayeredSpace, OpSpec
+from oneshot.spaces.layout import LayeredSpace
 
-from .table import Entry, LatencyTable, atomic_write_json, load_table
+from .table import Entry, LatencyTable, load_table
 from .timing import Protocol, call_timer, clock, environment, gc_paused, prepare, setup_torch, summarise
 
 #: protocol fields that must match for samples or tables to be combined
@@ -119,7 +120,8 @@ def profile_space(space: LayeredSpace, out: str | os.PathLike, protocol: Protoco
         networks = [(a, build_timed(space, a, protocol)) for a in cal_archs]
 
         def save(samples: dict[str, list[float]]) -> None:
-            atomic_write_json(part, {"protocol": proto, "space": space_record(space), "samples": samples})
+            atomic_write_json(part, {"protocol": proto, "space": space_record(space), "samples": samples},
+                              end="\n", mode=0o644, parents=True)
 
         bar = _progress_bar(progress, len(wanted) * protocol.repeats,
                             sum(min(len(v), protocol.repeats) for k, v in done.items() if k in wanted), space.name)

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-from oneshot.atomic import atomic_write_json as _atomic_write_json
+from oneshot.atomic import atomic_write_json
 from oneshot.errors import LUTError
 
 FORMAT = "oneshot-lut"
@@ -126,7 +126,7 @@ class LatencyTable:
 
     def save(self, path: str | os.PathLike) -> Path:
         """Write the table as JSON atomically (a crash never leaves a half-written table)."""
-        return atomic_write_json(path, self.to_json())
+        return atomic_write_json(path, self.to_json(), end="\n", mode=0o644, parents=True)  # a table is meant to be shared
 
     def digest(self) -> str:
         """sha256 of the canonical JSON (recorded by searches as the table's identity)."""
@@ -157,11 +157,3 @@ def load_table(path: str | os.PathLike) -> LatencyTable:
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise LUTError(f"latency table {str(path)!r} is not valid JSON ({exc})") from exc
     return LatencyTable.from_json(data, str(path))
-
-
-def atomic_write_json(path: str | os.PathLike, data: Any) -> Path:
-    """Write JSON atomically (see ``oneshot.atomic``), creating the folder; world-readable (0644):
-    a table is meant to be shared."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return _atomic_write_json(path, data, indent=1, end="\n", mode=0o644)

@@ -23,12 +23,12 @@ from typing import Any
 
 import numpy as np
 
-from oneshot.atomic import atomic_savefig
+from oneshot.atomic import atomic_savefig, atomic_write_json
 from oneshot.spaces.layout import LayeredSpace
 
 from .pricing import latency_table
 from .profile import REFERENCE, build_timed, space_reference
-from .table import LatencyTable, atomic_write_json, load_table
+from .table import LatencyTable, load_table
 from .timing import Protocol, environment, measure_interleaved, setup_torch
 
 
@@ -145,7 +145,7 @@ def validate_table(space: LayeredSpace, lut_path: str | os.PathLike, n: int = 30
                      f"{protocol.device}, {protocol.threads} thread(s), batch {protocol.batch}",
                      measured / drift["speed_ratio"] if drift else None)
         report["plot"] = png_path.name
-    atomic_write_json(json_path, report)
+    atomic_write_json(json_path, report, end="\n", mode=0o644, parents=True)
     if save_correction:
         lut.correction = {**correction, "fitted_on": json_path.name, "n": len(archs)}
         lut.save(lut_path)

@@ -151,9 +151,9 @@ def run_ranking(cfg: RankingConfig) -> dict[str, Any]:
     """Run the whole experiment; returns (and writes) the report dict."""
     import torch
 
-    from oneshot.checkpoint import file_sha256, load_checkpoint
+    from oneshot.checkpoint import load_checkpoint
+    from oneshot.provenance import file_sha256
     from oneshot.costs.counting import flops_params_table
-    from oneshot.evaluation.base import supernet_spec
     from oneshot.spaces.core import space_from_json
 
     cfg.validate()
@@ -165,47 +165,8 @@ def run_ranking(cfg: RankingConfig) -> dict[str, Any]:
     archs = stratified_by_cost(space, cfg.n, np.random.default_rng(cfg.seed), table=table)
     keys = [space.key(a) for a in archs]
     costs = table.price(np.asarray(archs))
-
-    # ground truth first when it is a table (instant); stand-alone training is the long part: resumable
-    truth_log = Path(cfg.truth_cache) if cfg.truth_cache else out / "truth.jsonl"
-    truth_log.parent.mkdir(parents=True, exist_ok=True)
-    spec = _truth_spec(cfg, space, meta, truth_log.parent / "standalone")
-    truth_id = _truth_id(spec)
-    truth = _read_jsonl(truth_log, truth_id)
-    todo = [a for a, k in zip(archs, keys) if k not in truth]
-    if todo:
-        evaluator = _truth_evaluator(cfg, spec)
-        try:
-            with open(truth_log, "a") as fh:
-                def record(res: Any) -> None:
-                    rec = {"key": res.key, "arch": list(map(int, res.arch)), "metrics": res.metrics,
-                           "seconds": res.seconds, "error": res.error, "truth_id": truth_id}
-                    fh.write(json.dumps(rec) + "\n")
-                    fh.flush()
-                    os.fsync(fh.fileno())
-                    if res.ok:
-                        truth[res.key] = rec
-
-                _score(evaluator, todo, "ground truth" if cfg.benchmark else "stand-alone training",
-                       cfg.progress, record)
-        finally:
-            evaluator.close()
-
-    supernet_scores: dict[str, dict[str, float]] = {}
-    for policy in cfg.bn_policies:
-        spec = supernet_spec(cfg.supernet, bn_policy=policy, calib_images=cfg.calib_images,
-                             val_images=cfg.val_images, device=cfg.device, seed=cfg.seed,
-                             score_cache_mb=cfg.score_cache_mb, score_train_images=cfg.score_train_images)
-        evaluator = spec.create()
-        try:
-            results = _score(evaluator, archs, f"supernet ({policy})", cfg.progress)
-        finally:
-            evaluator.close()
-        supernet_scores[policy] = {k: r.metrics.get("accuracy", float("nan")) for k, r in results.items() if r.ok}
-        # the loss is a continuous score (no ties at 466 images): lower loss ranks higher
-        supernet_scores[f"{policy}_loss"] = {k: -r.metrics.get("loss", float("nan"))
-                                             for k, r in results.items() if r.ok}
-
+    truth, truth_spec, truth_id = _ground_truth(cfg, space, meta, archs, keys, out)
+    supernet_scores = _supernet_scores(cfg, archs)
     rows = []
     for i, (arch, key) in enumerate(zip(archs, keys)):
         rec = truth.get(key)
@@ -217,8 +178,73 @@ def run_ranking(cfg: RankingConfig) -> dict[str, Any]:
         for policy, scores in supernet_scores.items():
             row[f"supernet_{policy}"] = scores.get(key, float("nan"))
         rows.append(row)
-
     proxies = [f"supernet_{p}" for p in supernet_scores] + ["macs", "params"]
+    summary, summary_test = _summaries(cfg, rows, proxies)
+    report = {
+        "supernet": str(cfg.supernet), "supernet_sha256": file_sha256(cfg.supernet),
+        "space": space.to_json(), "truth": cfg.benchmark or "standalone", "truth_id": truth_id,
+        "truth_recipe": {k: v for k, v in truth_spec.options.items() if k != "workdir"},
+        "config": {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(cfg).items()},
+        "supernet_training": meta.get("config"), "data": meta.get("data"),
+        "summary": summary, "summary_vs_test": summary_test, "architectures": rows,
+        "versions": {"torch": torch.__version__, **(meta.get("versions") or {})},
+    }
+    _write_report(out, report, rows, proxies, summary, cfg)
+    return report
+
+
+def _ground_truth(cfg: RankingConfig, space: Any, meta: dict[str, Any], archs: Sequence[Any], keys: Sequence[str],
+                  out: Path) -> tuple[dict[str, Any], Any, str]:
+    """key -> truth record, the truth evaluator's spec and its fingerprint. A table's truth is instant;
+    stand-alone training is the long part: appended to truth.jsonl as it finishes (resumable)."""
+    truth_log = Path(cfg.truth_cache) if cfg.truth_cache else out / "truth.jsonl"
+    truth_log.parent.mkdir(parents=True, exist_ok=True)
+    spec = _truth_spec(cfg, space, meta, truth_log.parent / "standalone")
+    truth_id = _truth_id(spec)
+    truth = _read_jsonl(truth_log, truth_id)
+    todo = [a for a, k in zip(archs, keys) if k not in truth]
+    if not todo:
+        return truth, spec, truth_id
+    evaluator = _truth_evaluator(cfg, spec)
+    try:
+        with open(truth_log, "a") as fh:
+            def record(res: Any) -> None:
+                rec = {"key": res.key, "arch": list(map(int, res.arch)), "metrics": res.metrics,
+                       "seconds": res.seconds, "error": res.error, "truth_id": truth_id}
+                fh.write(json.dumps(rec) + "\n")
+                fh.flush()
+                os.fsync(fh.fileno())
+                if res.ok:
+                    truth[res.key] = rec
+
+            _score(evaluator, todo, "ground truth" if cfg.benchmark else "stand-alone training", cfg.progress, record)
+    finally:
+        evaluator.close()
+    return truth, spec, truth_id
+
+
+def _supernet_scores(cfg: RankingConfig, archs: Sequence[Any]) -> dict[str, dict[str, float]]:
+    """Per BN policy two proxies: ``POLICY`` (validation accuracy) and ``POLICY_loss`` (minus the loss)."""
+    from oneshot.evaluation.base import supernet_spec
+
+    scores: dict[str, dict[str, float]] = {}
+    for policy in cfg.bn_policies:
+        spec = supernet_spec(cfg.supernet, bn_policy=policy, calib_images=cfg.calib_images,
+                             val_images=cfg.val_images, device=cfg.device, seed=cfg.seed,
+                             score_cache_mb=cfg.score_cache_mb, score_train_images=cfg.score_train_images)
+        evaluator = spec.create()
+        try:
+            results = _score(evaluator, archs, f"supernet ({policy})", cfg.progress)
+        finally:
+            evaluator.close()
+        scores[policy] = {k: r.metrics.get("accuracy", float("nan")) for k, r in results.items() if r.ok}
+        # the loss is a continuous score (no ties at 466 images): lower loss ranks higher
+        scores[f"{policy}_loss"] = {k: -r.metrics.get("loss", float("nan")) for k, r in results.items() if r.ok}
+    return scores
+
+
+def _summaries(cfg: RankingConfig, rows: list[dict[str, Any]], proxies: Sequence[str]):
+    """Every proxy against the truth; with stand-alone truth also against its test accuracy."""
     budgets = cfg.budgets_macs if cfg.budgets_macs is not None else DEFAULT_BUDGETS.get(cfg.benchmark or "", ())
     summary = {}
     for proxy in proxies:
@@ -237,16 +263,11 @@ def run_ranking(cfg: RankingConfig) -> dict[str, Any]:
             if len(good) >= 3:
                 summary_test[proxy] = ranking_summary([r[proxy] for r in good], [r["truth_test"] for r in good],
                                                       cfg.top_k)
+    return summary, summary_test
 
-    report = {
-        "supernet": str(cfg.supernet), "supernet_sha256": file_sha256(cfg.supernet),
-        "space": space.to_json(), "truth": cfg.benchmark or "standalone", "truth_id": truth_id,
-        "truth_recipe": {k: v for k, v in spec.options.items() if k != "workdir"},
-        "config": {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(cfg).items()},
-        "supernet_training": meta.get("config"), "data": meta.get("data"),
-        "summary": summary, "summary_vs_test": summary_test, "architectures": rows,
-        "versions": {"torch": torch.__version__, **(meta.get("versions") or {})},
-    }
+
+def _write_report(out: Path, report: dict[str, Any], rows: list[dict[str, Any]], proxies: Sequence[str],
+                  summary: dict[str, Any], cfg: RankingConfig) -> None:
     atomic_write_text(out / "ranking.json", json.dumps(report, indent=2, default=str))
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=[c for c in rows[0] if c != "arch"], extrasaction="ignore")
@@ -255,7 +276,6 @@ def run_ranking(cfg: RankingConfig) -> dict[str, Any]:
     atomic_write_text(out / "ranking.csv", buf.getvalue())
     scatter_plot(rows, proxies, summary, out / "ranking.png",
                  truth_label="NAS-Bench-Macro accuracy (%)" if cfg.benchmark else "stand-alone val accuracy (%)")
-    return report
 
 
 def _proxy_summary(rows: list[dict[str, Any]], proxy: str, top_k: Sequence[int],

@@ -12,14 +12,13 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from oneshot.atomic import atomic_savefig, atomic_write_text
+from oneshot.atomic import atomic_savefig, atomic_write_json, atomic_write_text
 from oneshot.costs.budgets import Constraint
 from oneshot.spaces.core import SearchSpace
 
 from .history import Row, header
 from .objectives import Objective
 from .front import front_and_hv, objective_matrix
-from .state import atomic_write_json
 
 
 def sorted_front(front: Sequence[Row], objectives: Sequence[Objective]) -> list[Row]:
@@ -57,10 +56,7 @@ def write_outputs(out: str | os.PathLike, space: SearchSpace, rows: Sequence[Row
                  "note": "best = the feasible architecture best on the first objective (ties: next objectives)"}
     atomic_write_json(out / "best.json", best_json)
     rejected = read_rejected(out / "rejected.csv")
-    try:
-        plot_front(out / "pareto.png", rows, front, objectives, constraints, rejected)
-    except ImportError:  # matplotlib is a dependency, but a broken install must not lose the results
-        pass
+    plot_front(out / "pareto.png", rows, front, objectives, constraints, rejected)
     return {"evaluations": len(rows), "failed": sum(1 for r in rows if r.error),
             "rejected_over_budget": len(rejected), "front_size": len(front),
             "hypervolume": hv, "hypervolume_reference": "objectives normalised to [0, 1] (accuracy by 0-100, "

@@ -13,9 +13,7 @@ Read top to bottom in ``run()``. The guarantees:
 from __future__ import annotations
 
 import os
-import platform
 import sys
-import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -23,7 +21,9 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from oneshot.atomic import atomic_write_json
 from oneshot.errors import CheckpointError, ConfigError
+from oneshot.provenance import file_sha256, versions
 from oneshot.evaluation.base import EvaluationResult, EvaluatorSpec, stream_results
 from oneshot.spaces.core import Architecture
 from oneshot.strategies import WORST, Problem, Trial, create_strategy
@@ -33,7 +33,7 @@ from .history import History, Row
 from oneshot.costs.budgets import Constraint, best_achievable, check_budgets
 
 from .objectives import Objective
-from .state import atomic_write_json, file_sha256, read_json
+from .state import read_json
 
 FORMAT = "oneshot-search/1"
 #: metrics with a known range, used to normalise objectives for the hypervolume
@@ -90,19 +90,6 @@ POOL_OPTIONS = {"cpus_per_worker": "--worker-cpus", "gpus_per_worker": "--worker
                 "timeout_s": "--eval-timeout", "max_retries": "--eval-retries"}
 
 
-def versions() -> dict[str, str]:
-    """Versions of the packages that shape a search's results."""
-    import importlib.metadata as md
-
-    out = {"python": platform.python_version()}
-    for pkg in ("oneshot", "numpy", "torch", "pymoo", "ray"):
-        try:
-            out[pkg] = md.version(pkg)
-        except md.PackageNotFoundError:
-            pass
-    return out
-
-
 def search_status(out: str | os.PathLike) -> dict[str, Any]:
     """How far the search in ``out`` got: ``evaluations`` (complete rows of history.csv) and
     ``summary`` (search.json as last written; ``stopped_because`` is set once a run has finished)."""
@@ -147,11 +134,8 @@ class SearchRun:
     def _make_evaluator(self):
         c = self.config
         if c.workers > 1 or c.ray_address:
-            try:
-                from oneshot.evaluation.ray_pool import RayEvaluatorPool
-            except ImportError as exc:
-                raise ConfigError(f"--workers {c.workers} / --ray-address need the Ray evaluator pool, which "
-                                  f"is not available ({exc}); use --workers 1") from None
+            from oneshot.evaluation.ray_pool import RayEvaluatorPool
+
             return RayEvaluatorPool(c.evaluator, workers=c.workers, ray_address=c.ray_address, **c.pool_options)
         return c.evaluator.create()
 

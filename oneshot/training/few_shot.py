@@ -79,7 +79,8 @@ def train_few_shot(base_checkpoint: str | os.PathLike, out_dir: str | os.PathLik
     """
     import torch
 
-    from oneshot.checkpoint import file_sha256, load_checkpoint
+    from oneshot.checkpoint import load_checkpoint
+    from oneshot.provenance import file_sha256
     from oneshot.spaces.core import space_from_json
     from oneshot.supernet import Supernet
 
@@ -128,10 +129,10 @@ def train_few_shot(base_checkpoint: str | os.PathLike, out_dir: str | os.PathLik
     manifest = {"kind": MANIFEST_KIND, "space": base["space"], "split_dim": dim,
                 "split_name": space.dimensions[dim].name, "split_epochs": int(epochs),
                 "lr": float(lr) if lr is not None else base_cfg.lr,
-                "base": os.path.relpath(base_checkpoint, out), "base_sha256": file_sha256(base_checkpoint, length=64),
+                "base": os.path.relpath(base_checkpoint, out), "base_sha256": file_sha256(base_checkpoint),
                 "supernets": subs,
                 # the manifest's own hash (what a search records) then covers the sub-supernets too
-                "supernets_sha256": {k: file_sha256(out / v, length=64) for k, v in subs.items()}}
+                "supernets_sha256": {k: file_sha256(out / v) for k, v in subs.items()}}
     path = out / MANIFEST_NAME
     atomic_write_json(path, manifest)
     echo(f"few-shot supernet: {path} (search with --supernet {path})")
@@ -157,13 +158,13 @@ def load_manifest(path: str | os.PathLike) -> dict[str, Any]:
     root = path.resolve().parent
     data["base"] = str(root / data["base"])
     data["supernets"] = {int(k): str(root / v) for k, v in data["supernets"].items()}
-    from oneshot.checkpoint import file_sha256
+    from oneshot.provenance import file_sha256
 
     for k, v in data["supernets"].items():
         if not Path(v).is_file():
             raise CheckpointError(f"few-shot manifest {path}: sub-supernet {v} is missing")
         want = (data.get("supernets_sha256") or {}).get(str(k))
-        if want and file_sha256(v, length=64) != want:
+        if want and file_sha256(v) != want:
             raise CheckpointError(f"few-shot manifest {path}: sub-supernet {v} changed since the split was "
                                   f"written (sha256 differs); rerun `oneshot train-supernet --resume --split ...`")
     return data

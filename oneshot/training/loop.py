@@ -24,7 +24,8 @@ import torch
 from torch import nn
 
 from oneshot.atomic import atomic_write_text
-from oneshot.checkpoint import load_checkpoint, save_checkpoint, versions
+from oneshot.checkpoint import load_checkpoint, save_checkpoint
+from oneshot.provenance import versions
 from oneshot.data import load_data, load_data_from_info, parse_spec
 from oneshot.data.sources import DEFAULT_RESOLUTION
 from oneshot.errors import CheckpointError, ConfigError

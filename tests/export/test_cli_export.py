@@ -10,7 +10,8 @@ import torch
 
 from oneshot.checkpoint import save_checkpoint
 from oneshot.cli.main import main
-from oneshot.export import _sha256, load_model, read_export
+from oneshot.export import load_model, read_export
+from oneshot.provenance import file_sha256 as _sha256
 from oneshot.spaces import create_space
 from oneshot.supernet import Supernet
 

@@ -78,8 +78,8 @@ def test_profile_resumes_after_interruption(tmp_path, monkeypatch):
     real = prof.atomic_write_json
     calls = {"n": 0}
 
-    def crash_after_first_save(path, data):
-        real(path, data)
+    def crash_after_first_save(path, data, **options):
+        real(path, data, **options)
         calls["n"] += 1
         raise KeyboardInterrupt  # the process is killed right after a round was saved
 
