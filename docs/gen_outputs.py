@@ -24,7 +24,8 @@ Marker lines:
   measured latencies, the CPU's name). Matches keep their real value in the doc but are replaced by
   a placeholder on both sides before ``--check`` compares, so only the rest is checked. Applied per
   line. Every block also has the default patterns of ``DEFAULT_VARY`` (images/s, evaluations/s).
-- ``rc: N``: every shown command must exit with N (default 0; any other exit code is an error).
+- ``rc: N``: the command just before this line must exit with N (default 0; any other exit code
+  is an error, its output shown). Before any command, it sets the default of the block.
 - ``cwd: repo``: run in the repository root instead of the doc's temporary directory (benchmark
   scripts that read and write ``benchmarks/``).
 - ``compact``: no blank line between the outputs of consecutive commands.
@@ -37,7 +38,8 @@ block shows the marker's commands. The doc's text says which command or benchmar
 The commands of one doc run in order in one temporary directory (so a block may use what an
 earlier block of the same doc wrote; a cheap block must not need an expensive one). The repository's
 ``oneshot/``, ``benchmarks/``, ``spaces/`` and ``strategies/`` folders are linked into it, so
-``oneshot/data/luts/...`` paths work. Normalisation of the output (always, documented rule): the
+``oneshot/data/luts/...`` paths work; ``../shared`` is the shared data folder where one exists
+(the repository's ``shared/`` or the one next to it). Normalisation of the output (always, documented rule): the
 temporary directory's path followed by ``/`` is removed (paths read as relative to where the
 command ran), the repository's path becomes ``.``, trailing spaces are removed, and the terminal
 width is fixed (``COLUMNS=100``).
@@ -88,6 +90,7 @@ class Block:
     setup: list[str] = field(default_factory=list)
     vary: list[str] = field(default_factory=list)
     rc: int = 0
+    rcs: list[int | None] = field(default_factory=list)   # per command (None: the block's rc)
     cwd_repo: bool = False
     compact: bool = False
     start: int = 0                 # index of the opening fence line
@@ -121,6 +124,7 @@ def parse(doc: str, text: str) -> list[Block]:
             if ln.startswith("$ "):
                 current = [ln[2:]]
                 b.commands.append(current)  # type: ignore[arg-type]
+                b.rcs.append(None)
             elif ln.startswith("setup:"):
                 current = None
                 b.setup.append(ln[len("setup:"):].strip())
@@ -134,7 +138,10 @@ def parse(doc: str, text: str) -> list[Block]:
                 b.vary.append(pat)
             elif ln.startswith("rc:"):
                 current = None
-                b.rc = int(ln[3:].strip())
+                if b.commands:
+                    b.rcs[-1] = int(ln[3:].strip())
+                else:
+                    b.rc = int(ln[3:].strip())
             elif ln.startswith("cwd:"):
                 current = None
                 if ln[4:].strip() != "repo":
@@ -183,6 +190,10 @@ class Runner:
         for name in LINKED:
             if (ROOT / name).exists():
                 (self.work / name).symlink_to(ROOT / name)
+        for shared in (ROOT / "shared", ROOT.parent / "shared"):   # ../shared/data (not in CI)
+            if shared.is_dir():
+                (self.tmp / "shared").symlink_to(shared)
+                break
         py = sys.executable
         (self.bin / "oneshot").write_text(f'#!/bin/sh\nexec "{py}" -m oneshot "$@"\n')
         (self.bin / "python").write_text(f'#!/bin/sh\nexec "{py}" "$@"\n')
@@ -216,11 +227,12 @@ class Runner:
             if rc != 0:
                 raise RuntimeError(f"{b.name}: setup command failed (exit {rc}): {cmd}\n{out}")
         parts: list[str] = []
-        for cmd in b.commands:
+        for cmd, want in zip(b.commands, b.rcs):
+            want = b.rc if want is None else want
             rc, out = self.run(cmd, b)
-            if rc != b.rc:
+            if rc != want:
                 raise RuntimeError(f"{b.name}: `{cmd.splitlines()[0]}` exited {rc}, the marker expects "
-                                   f"{b.rc}; output:\n{out}")
+                                   f"{want}; output:\n{out}")
             if parts and not b.compact:
                 parts.append("")
             parts.append("$ " + cmd)
