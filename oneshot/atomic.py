@@ -76,6 +76,13 @@ def atomic_open(path: str | os.PathLike, binary: bool = False, *, mode: int | No
         if mode is not None:
             os.chmod(tmp, mode)
         os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        if exc.filename is None:
+            # a full disk (or any I/O error) while writing: a write through a file handle names no
+            # file, so name the target, which is what the user has to act on (it is left as it was)
+            raise OSError(exc.errno, exc.strerror or str(exc), str(path)) from exc
+        raise
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
