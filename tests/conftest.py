@@ -63,3 +63,17 @@ def make_npz(path, n_train=320, n_test=48, classes=4, size=16, seed=0):
 @pytest.fixture(scope="session")
 def squares_npz(tmp_path_factory):
     return make_npz(tmp_path_factory.mktemp("data") / "squares.npz")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests marked ``gpu`` exercise the CUDA paths (AMP, channels_last, CUDA scoring): skipped,
+    with the reason, on a machine without a CUDA device."""
+    gpu_tests = [item for item in items if item.get_closest_marker("gpu")]
+    if not gpu_tests:
+        return
+    import torch
+
+    if not torch.cuda.is_available():
+        skip = pytest.mark.skip(reason="needs a CUDA device (marker gpu)")
+        for item in gpu_tests:
+            item.add_marker(skip)

@@ -8,7 +8,8 @@ import torch
 from oneshot.checkpoint import save_checkpoint
 from oneshot.data import load_data
 from oneshot.evaluation.prefix_engine import PrefixEngine, default_cache_mb
-from oneshot.evaluation.supernet_evaluator import BN_POLICIES, SupernetEvaluator
+from oneshot.evaluation.bn_policies import BN_POLICIES
+from oneshot.evaluation.supernet_evaluator import SupernetEvaluator
 from oneshot.spaces import create_space, list_spaces
 from oneshot.supernet import Supernet
 

@@ -2,16 +2,16 @@
 from __future__ import annotations
 
 import pytest
+import torch
 
-torch = pytest.importorskip("torch")
-
-from oneshot.checkpoint import save_checkpoint  # noqa: E402
-from oneshot.data import load_data  # noqa: E402
-from oneshot.errors import ConfigError  # noqa: E402
-from oneshot.evaluation import EvaluatorSpec  # noqa: E402
-from oneshot.evaluation.supernet_evaluator import BN_POLICIES, SupernetEvaluator  # noqa: E402
-from oneshot.spaces import create_space  # noqa: E402
-from oneshot.supernet import Supernet  # noqa: E402
+from oneshot.checkpoint import save_checkpoint
+from oneshot.data import load_data
+from oneshot.errors import ConfigError
+from oneshot.evaluation import EvaluatorSpec
+from oneshot.evaluation.bn_policies import BN_POLICIES
+from oneshot.evaluation.supernet_evaluator import SupernetEvaluator
+from oneshot.spaces import create_space
+from oneshot.supernet import Supernet
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,8 @@ pytestmark = pytest.mark.ray
 
 @pytest.fixture(scope="module")
 def local_ray():
-    ray = pytest.importorskip("ray")
+    import ray
+
     from oneshot.distributed.runtime import connect_ray
 
     owned = connect_ray(None, num_cpus=2)
