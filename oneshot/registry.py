@@ -34,9 +34,10 @@ class Registry(Generic[T]):
 
     def __init__(self, name: str, what: str, builtins: str | None = None, valid_label: str = "valid"):
         """``name``: the registry's id (also the entry-point group ``oneshot.<name>``); ``what``: the
-        singular noun in messages ("search space"); ``builtins``: a module whose import registers
-        the built-in entries (imported on first lookup, so that it may import heavy code);
-        ``valid_label`` introduces the list of valid names in the unknown-name error."""
+        singular noun in messages ("search space"); ``builtins``: a package whose modules register
+        the built-in entries: on first lookup every module of it whose name does not start with
+        ``_`` is imported, so adding a built-in is adding one file; ``valid_label`` introduces the
+        list of valid names in the unknown-name error."""
         self.name = name
         self.what = what
         self.valid_label = valid_label
@@ -126,7 +127,12 @@ class Registry(Generic[T]):
     def _load(self) -> None:
         if not self._loaded:
             self._loaded = True
-            importlib.import_module(self._builtins)
+            import pkgutil
+
+            package = importlib.import_module(self._builtins)
+            for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda m: m.name):
+                if not info.name.startswith("_"):
+                    importlib.import_module(f"{self._builtins}.{info.name}")
         self._load_plugins()
 
     def _load_plugins(self) -> None:

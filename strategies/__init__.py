@@ -13,13 +13,9 @@ from oneshot.spaces.core import SearchSpace
 
 from .base import WORST, Problem, Strategy, Trial
 
-#: name -> ``Strategy`` subclass (lazy "module:class" targets keep `import oneshot.strategies` light)
-STRATEGIES: Registry[type[Strategy]] = Registry("strategies", "strategy")
-STRATEGIES.register("random", "oneshot.strategies.random:RandomSearch", "uniform random sampling (baseline)")
-STRATEGIES.register("evolution", "oneshot.strategies.evolution:Evolution",
-                    "SPOS evolution: top-k parents, crossover + mutation, budgets rejected before evaluation")
-STRATEGIES.register("nsga2", "oneshot.strategies.nsga2:NSGA2",
-                    "pymoo NSGA-II with integer operators, constrained domination (multi-objective)")
+#: name -> ``Strategy`` subclass. Every module of this package registers its strategy with
+#: ``@STRATEGIES.decorator``; they are imported on the first lookup (pymoo only when an nsga2 is built)
+STRATEGIES: Registry[type[Strategy]] = Registry("strategies", "strategy", builtins=__name__)
 
 
 def list_strategies() -> list[str]:

@@ -16,9 +16,12 @@ import numpy as np
 from oneshot.pareto import crowding_distance, non_dominated_sort
 from oneshot.spaces.core import Architecture
 
+from . import STRATEGIES
 from .base import Problem, Strategy, Trial
 
 
+@STRATEGIES.decorator("evolution", "SPOS evolution: top-k parents, crossover + mutation, budgets rejected "
+                                   "before evaluation")
 class Evolution(Strategy):
     """SPOS evolution: ask returns one round (a population), tell scores it."""
 

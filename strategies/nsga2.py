@@ -33,6 +33,7 @@ import numpy as np
 from oneshot.pareto import non_dominated_mask
 from oneshot.spaces.core import Architecture
 
+from . import STRATEGIES
 from .base import WORST, Problem, Strategy, Trial
 
 CROSSOVERS = ("uniform", "sbx")
@@ -40,6 +41,8 @@ MUTATIONS = ("unexplored", "neighbour", "categorical", "categorical1", "pm")
 SELECTIONS = ("tournament", "random")
 
 
+@STRATEGIES.decorator("nsga2", "pymoo NSGA-II with integer operators, constrained domination "
+                               "(multi-objective)")
 class NSGA2(Strategy):
     """Multi-objective NSGA-II (pymoo 0.6) behind ask/tell; ask returns one generation."""
 
@@ -168,7 +171,7 @@ class NSGA2(Strategy):
 
     # ------------------------------------------------------------ mutation
     def _build_algorithm(self):
-        from .nsga2_operators import build_algorithm  # pymoo: imported only when an nsga2 is built
+        from ._nsga2_operators import build_algorithm  # pymoo: imported only when an nsga2 is built
 
         return build_algorithm(self)
 

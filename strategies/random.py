@@ -9,9 +9,11 @@ from typing import Any, Sequence
 
 from oneshot.spaces.core import Architecture
 
+from . import STRATEGIES
 from .base import Problem, Strategy, Trial
 
 
+@STRATEGIES.decorator("random", "uniform random sampling (baseline)")
 class RandomSearch(Strategy):
     """Uniform random architectures, feasible by cost and never proposed twice (by canonical key)."""
 

@@ -1,3 +1,2 @@
-"""Built-in search spaces; importing this package registers them."""
-from . import tiny, proxylessnas, nas_bench_macro  # noqa: F401
-from . import mobilenetv3, tunas, fbnet, spos, fairnas, single_path_nas  # noqa: F401
+"""Built-in search spaces: every module here registers its space(s) with ``@register_space``; the
+registry imports them all on first use (``oneshot.spaces.registry.SPACES``)."""

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from oneshot.strategies.nsga2_operators import CanonicalDuplicates, CategoricalMutation, UnexploredMutation
+from oneshot.strategies._nsga2_operators import CanonicalDuplicates, CategoricalMutation, UnexploredMutation
 
 COUNTS = np.array([3, 3, 2, 4])
 

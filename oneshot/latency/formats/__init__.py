@@ -16,25 +16,10 @@ from oneshot.registry import Registry
 
 from ._common import Imported
 
-#: format name -> its ``read`` function (lazy: a format's parser is imported when it is used)
-FORMATS: Registry[Callable[..., Imported]] = Registry("lut_formats", "latency table format",
+#: format name -> its ``read(path, space=None, **options)``. Every module of this package registers
+#: its format(s) with ``@FORMATS.decorator``; they are imported on the first lookup.
+FORMATS: Registry[Callable[..., Imported]] = Registry("lut_formats", "latency table format", builtins=__name__,
                                                    valid_label="valid formats")
-FORMATS.register("ofa", f"{__name__}.ofa:read_ofa",
-                 "OFA / ProxylessNAS YAML (`expanded_conv-input:...`); OFA's expand = mid channels")
-FORMATS.register("proxylessnas", f"{__name__}.ofa:read_proxylessnas",
-                 "ProxylessNAS YAML (same grammar; expand = expansion ratio, `var` not `std`)")
-FORMATS.register("tfnas", f"{__name__}.tfnas:read",
-                 "TF-NAS pickle (restricted unpickler; negative entries clamped and reported)")
-FORMATS.register("s3nas", f"{__name__}.s3nas:read",
-                 "S3NAS folder: <Class>/<block string>_imgsize<H>.json -> {\"latency\": ms}")
-FORMATS.register("osnaslib", f"{__name__}.osnaslib:read",
-                 "OSNASLib JSON {\"latency\": [[per layer, per choice]], \"base_latency\": ms}")
-FORMATS.register("csv", f"{__name__}.csvfmt:read",
-                 "generic CSV: key,latency_ms[,std_ms,count] (key = signature, @slot:label or constant)")
-FORMATS.register("tunas", f"{__name__}.tunas:read",
-                 "TuNAS linear Pixel-1 model for tunas-proxylessnas (bias + one-hot coefficients)")
-FORMATS.register("single-path-nas", f"{__name__}.single_path:read",
-                 "Single-Path NAS per-layer Pixel-1 runtime model (single-path-nas space)")
 
 
 def import_table(fmt: str, path: str | os.PathLike, space: Any = None, **options: Any) -> Imported:

@@ -13,9 +13,11 @@ from typing import Any
 from oneshot.errors import LUTError
 
 from ..table import Entry, LatencyTable, check_latency
+from . import FORMATS
 from ._common import Imported, read_text, source_provenance
 
 
+@FORMATS.decorator("csv", "generic CSV: key,latency_ms[,std_ms,count] (key = signature, @slot:label or constant)")
 def read(path: str | os.PathLike, space: Any = None, **_: Any) -> Imported:
     table = LatencyTable()
     rows = list(csv.reader(io.StringIO(read_text(path, "CSV latency table"))))

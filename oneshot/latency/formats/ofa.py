@@ -19,6 +19,7 @@ import yaml
 from oneshot.errors import LUTError
 
 from ..table import Entry
+from . import FORMATS
 from ._common import Imported, Shape, match_shapes, need_space, read_text, source_provenance
 
 _HWC = r"(\d+)x(\d+)x(\d+)"
@@ -87,12 +88,14 @@ def read(path: str | os.PathLike, space: Any = None, dialect: str = "auto", **_:
     return result
 
 
+@FORMATS.decorator("ofa", "OFA / ProxylessNAS YAML (`expanded_conv-input:...`); OFA's expand = mid channels")
 def read_ofa(path: str | os.PathLike, space: Any = None, **options: Any) -> Imported:
     """Format ``ofa``: ``expand`` is the absolute number of mid channels (unless ``dialect`` says otherwise)."""
     options.setdefault("dialect", "ofa")
     return read(path, space, **options)
 
 
+@FORMATS.decorator("proxylessnas", "ProxylessNAS YAML (same grammar; expand = expansion ratio, `var` not `std`)")
 def read_proxylessnas(path: str | os.PathLike, space: Any = None, **options: Any) -> Imported:
     """Format ``proxylessnas``: ``expand`` is the expansion ratio, ``var`` instead of ``std``."""
     options.setdefault("dialect", "proxylessnas")

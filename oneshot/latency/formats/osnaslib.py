@@ -12,9 +12,11 @@ from typing import Any
 from oneshot.errors import LUTError
 
 from ..table import Entry, LatencyTable
+from . import FORMATS
 from ._common import Imported, fixed_zero, need_space, read_text, source_provenance, space_positions
 
 
+@FORMATS.decorator("osnaslib", "OSNASLib JSON {\"latency\": [[per layer, per choice]], \"base_latency\": ms}")
 def read(path: str | os.PathLike, space: Any = None, **_: Any) -> Imported:
     space = need_space(space, "OSNASLib")
     try:

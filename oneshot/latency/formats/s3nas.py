@@ -17,11 +17,13 @@ from oneshot.errors import LUTError
 from oneshot.spaces.encodings import BlockString, EncodingError
 
 from ..table import Entry
+from . import FORMATS
 from ._common import Imported, Shape, match_shapes, need_space, source_provenance
 
 _FILE = re.compile(r"^(?P<block>.+)_imgsize(?P<hw>\d+)(?:\.json)?$")
 
 
+@FORMATS.decorator("s3nas", "S3NAS folder: <Class>/<block string>_imgsize<H>.json -> {\"latency\": ms}")
 def read(path: str | os.PathLike, space: Any = None, **_: Any) -> Imported:
     """Read an S3NAS latency folder and map its blocks onto ``space``'s MBConvs."""
     space = need_space(space, "S3NAS")

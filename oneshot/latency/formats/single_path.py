@@ -15,6 +15,7 @@ from typing import Any
 from oneshot.errors import LUTError
 
 from ..table import Entry, LatencyTable
+from . import FORMATS
 from ._common import Imported, fixed_zero, need_space, read_text, source_provenance, space_positions
 
 #: Single-Path NAS's runtime of everything outside the 20 searchable layers (ms)
@@ -22,6 +23,7 @@ BASE_MS = 19.5999
 CHOICES = {"e3k3": "0", "e6k3": "1", "e3k5": "2", "e6k5": "3"}
 
 
+@FORMATS.decorator("single-path-nas", "Single-Path NAS per-layer Pixel-1 runtime model (single-path-nas space)")
 def read(path: str | os.PathLike, space: Any = None, skip_ms: float = 0.0, **_: Any) -> Imported:
     space = need_space(space, "Single-Path NAS runtime model")
     try:

@@ -22,6 +22,7 @@ from oneshot.errors import LUTError
 from oneshot.spaces.layout import OpSpec
 
 from ..table import Entry, LatencyTable
+from . import FORMATS
 from ._common import Imported, source_provenance
 
 _KEY = re.compile(r"^MBInvertedResBlock_(\d+)_(\d+)_(\d+)_(\d+)_k(\d+)_s(\d+)_(relu|swish)$")
@@ -53,6 +54,7 @@ def restricted_load(data: bytes) -> Any:
         raise LUTError(f"cannot read the pickle ({type(exc).__name__}: {exc})") from exc
 
 
+@FORMATS.decorator("tfnas", "TF-NAS pickle (restricted unpickler; negative entries clamped and reported)")
 def read(path: str | os.PathLike, space: Any = None, **_: Any) -> Imported:
     """Read a TF-NAS latency pickle (optionally restricted to ``space``'s operators)."""
     p = Path(path)

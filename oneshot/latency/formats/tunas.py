@@ -16,6 +16,7 @@ from typing import Any
 from oneshot.errors import LUTError
 
 from ..table import Entry, LatencyTable
+from . import FORMATS
 from ._common import Imported, fixed_zero, need_space, read_text, source_provenance, space_positions
 
 KERNELS = (3, 5, 7)
@@ -33,6 +34,7 @@ def feature_index(label: str) -> int:
     return KERNELS.index(int(m.group(2))) * len(EXPANDS) + EXPANDS.index(int(m.group(1)))
 
 
+@FORMATS.decorator("tunas", "TuNAS linear Pixel-1 model for tunas-proxylessnas (bias + one-hot coefficients)")
 def read(path: str | os.PathLike, space: Any = None, **_: Any) -> Imported:
     space = need_space(space, "TuNAS linear model")
     try:
