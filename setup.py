@@ -1,6 +1,6 @@
 """Packaging: ``oneshot/``, ``spaces/`` and ``strategies/`` install as ``oneshot``,
 ``oneshot.spaces`` and ``oneshot.strategies`` (a top-level ``spaces`` package would collide with an
-existing PyPI distribution; see DESIGN.md)."""
+existing PyPI distribution; see docs/architecture.md)."""
 from setuptools import find_packages, setup
 
 def _subpackages(folder: str, prefix: str) -> dict[str, str]:
