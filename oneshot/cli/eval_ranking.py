@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from oneshot.evaluation.bn_policies import BN_POLICIES, DEFAULT_BN_POLICY
+from oneshot.evaluation.bn_policies import BN_POLICIES, DEFAULT_BN_POLICY, DEFAULT_CALIB_IMAGES
 from oneshot.evaluation.tabular import BENCHMARKS
 
 
@@ -26,7 +26,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--batch-size", type=int, default=None, help="stand-alone batch size")
     p.add_argument("--lr", type=float, default=None, help="stand-alone learning rate")
     p.add_argument("--train-seed", type=int, default=None, help="seed of the stand-alone trainings")
-    p.add_argument("--calib-images", type=int, default=1024, help="BN calibration images (default 1024)")
+    p.add_argument("--calib-images", type=int, default=DEFAULT_CALIB_IMAGES,
+                   help=f"BN calibration images (default {DEFAULT_CALIB_IMAGES})")
     p.add_argument("--val-images", type=int, default=None, help="validation images for supernet scores (all)")
     p.add_argument("--score-train-images", type=int, default=0, metavar="N",
                    help="also score on N training images (a larger, paired sample for ranking; default 0)")

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from oneshot.evaluation.bn_policies import BN_POLICIES, DEFAULT_BN_POLICY
+from oneshot.evaluation.bn_policies import BN_POLICIES, DEFAULT_BN_POLICY, DEFAULT_CALIB_BATCH, DEFAULT_CALIB_IMAGES
 from oneshot.evaluation.base import EVALUATORS
 from oneshot.evaluation.tabular import BENCHMARKS
 from oneshot.strategies import STRATEGIES
@@ -44,9 +44,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--bn-policy", choices=BN_POLICIES.names(), default=DEFAULT_BN_POLICY,
                    help=f"BN statistics before scoring a subnet ({BN_POLICIES.help_text()}; default "
                         f"{DEFAULT_BN_POLICY}: ema with few batches gave near-chance, tied scores in our runs)")
-    p.add_argument("--calib-images", type=int, default=1024,
-                   help="training images used to recalibrate BN (default 1024)")
-    p.add_argument("--calib-batch", type=int, default=128, help="calibration batch size (default 128)")
+    p.add_argument("--calib-images", type=int, default=DEFAULT_CALIB_IMAGES,
+                   help=f"training images used to recalibrate BN (default {DEFAULT_CALIB_IMAGES})")
+    p.add_argument("--calib-batch", type=int, default=DEFAULT_CALIB_BATCH,
+                   help=f"calibration batch size (default {DEFAULT_CALIB_BATCH})")
     p.add_argument("--val-images", type=int, default=None,
                    help="validation images to score on (default: the whole validation split)")
     p.add_argument("--score-train-images", type=int, default=None, metavar="N",

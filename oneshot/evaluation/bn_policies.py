@@ -35,6 +35,9 @@ BN_POLICIES.register("none", BNPolicy(False), "the statistics inherited from sup
 #: the one default of every command and library entry point: ``ema`` with a few calibration batches
 #: gave near-chance, tied scores in our runs (docs/ranking.md)
 DEFAULT_BN_POLICY = "exact"
+#: training images (a seeded subset) the calibrating policies recompute statistics on, and their batch
+DEFAULT_CALIB_IMAGES = 1024
+DEFAULT_CALIB_BATCH = 128
 
 
 def calibrates(policy: str) -> bool:

@@ -36,7 +36,7 @@ from oneshot.errors import ConfigError
 from oneshot.spaces.core import Architecture
 
 from .base import EvaluationResult
-from .bn_policies import BN_POLICIES, DEFAULT_BN_POLICY
+from .bn_policies import BN_POLICIES, DEFAULT_BN_POLICY, DEFAULT_CALIB_BATCH, DEFAULT_CALIB_IMAGES
 from .base import evaluate_one as _evaluate_one
 from .prefix_engine import PrefixEngine, default_cache_mb
 
@@ -48,7 +48,8 @@ class SupernetEvaluator:
 
     metric_names = ("accuracy", "loss")
 
-    def __init__(self, checkpoint: str, bn_policy: str = DEFAULT_BN_POLICY, calib_images: int = 1024, calib_batch: int = 128,
+    def __init__(self, checkpoint: str, bn_policy: str = DEFAULT_BN_POLICY,
+                 calib_images: int = DEFAULT_CALIB_IMAGES, calib_batch: int = DEFAULT_CALIB_BATCH,
                  val_images: int | None = None, eval_batch: int = 256, device: str = "cpu", seed: int = 0,
                  data: str | None = None, threads: int | None = None, engine: bool = True,
                  score_cache_mb: float | None = None, chunk: int = 256, score_train_images: int = 0):

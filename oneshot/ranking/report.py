@@ -24,7 +24,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from oneshot.atomic import atomic_savefig, atomic_write_text
-from oneshot.evaluation.bn_policies import BN_POLICIES, DEFAULT_BN_POLICY
+from oneshot.evaluation.bn_policies import BN_POLICIES, DEFAULT_BN_POLICY, DEFAULT_CALIB_IMAGES
 from oneshot.evaluation.tabular import BENCHMARKS
 from oneshot.ranking.metrics import ranking_summary
 from oneshot.ranking.sampling import stratified_by_cost
@@ -45,7 +45,7 @@ class RankingConfig:
     seed: int = 0
     workers: int = 1
     ray_address: str | None = None
-    calib_images: int = 1024
+    calib_images: int = DEFAULT_CALIB_IMAGES
     val_images: int | None = None
     device: str = "cpu"
     standalone: dict[str, Any] = field(default_factory=dict)  # TrainConfig overrides of stand-alone training

@@ -57,13 +57,21 @@ def test_oneshot_spaces_lists_every_registered_space(capsys):
     assert sorted(listed) == sorted(SPACES.names())
 
 
-def test_the_bn_policy_default_is_defined_once():
+def test_the_scoring_defaults_are_defined_once():
     from oneshot.evaluation.supernet_evaluator import SupernetEvaluator
     from oneshot.ranking.report import RankingConfig
 
     assert _option(COMMANDS_TREE["search"], "--bn-policy").default == DEFAULT_BN_POLICY
     assert inspect.signature(SupernetEvaluator).parameters["bn_policy"].default == DEFAULT_BN_POLICY
     assert RankingConfig(supernet="x", out="y").bn_policies == (DEFAULT_BN_POLICY,)
+    from oneshot.evaluation.bn_policies import DEFAULT_CALIB_BATCH, DEFAULT_CALIB_IMAGES
+
+    signature = inspect.signature(SupernetEvaluator).parameters
+    assert signature["calib_images"].default == DEFAULT_CALIB_IMAGES == RankingConfig("x", "y").calib_images
+    assert _option(COMMANDS_TREE["search"], "--calib-images").default == DEFAULT_CALIB_IMAGES
+    assert _option(COMMANDS_TREE["eval-ranking"], "--calib-images").default == DEFAULT_CALIB_IMAGES
+    assert signature["calib_batch"].default == DEFAULT_CALIB_BATCH == _option(COMMANDS_TREE["search"],
+                                                                               "--calib-batch").default
 
 
 def test_every_benchmark_is_an_evaluator_kind_and_every_target_loads():
