@@ -57,7 +57,8 @@ def ray_executable() -> str:
 class LocalCluster:
     """``with LocalCluster(num_cpus=2) as c:`` then ``c.address`` (GCS, for ``--ray-address``) and
     ``c.dashboard_url`` (for ``ray job submit --address``); ``dashboard=False`` skips the dashboard
-    (no job API then); ``num_gpus=None`` lets Ray count the GPUs. ``env`` adds variables for the head and everything it starts (jobs included).
+    (no job API then); ``num_gpus=None`` lets Ray count the GPUs. ``env`` adds variables for the
+    head and everything it starts (jobs included).
     ``host``: the node IP; 127.0.0.1 keeps every port on loopback, any other address makes Ray listen
     on all interfaces (Ray's own behaviour) and advertise that address."""
 

@@ -16,7 +16,7 @@ import selectors
 import signal
 import subprocess
 import sys
-import time
+from pathlib import Path
 
 from oneshot.errors import ConfigError
 
@@ -55,10 +55,14 @@ class PrivateRay:
     def start(self) -> str:
         # own session: Ctrl-C in the terminal reaches the driver (which closes the pool in order),
         # not the guard, which must outlive the driver
+        # the guard imports this package from where the driver did (a checkout on sys.path too)
+        root = str(Path(__file__).resolve().parents[2])
+        path = os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)
+        env = {**os.environ, "PYTHONPATH": path}
         self._guard = subprocess.Popen(
             [sys.executable, "-m", "oneshot.distributed.private_ray", str(self.num_cpus), self.host,
              "auto" if self.num_gpus is None else str(int(self.num_gpus))],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, start_new_session=True)
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, start_new_session=True, env=env)
         line = _read_line(self._guard, self.start_timeout_s + 30)
         try:
             info = json.loads(line) if line else {"error": "the guard process exited without an answer"}
