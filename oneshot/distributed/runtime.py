@@ -63,7 +63,8 @@ def connect_ray(address: str | None = None, num_cpus: float | None = None,
 
     host = private_host()
     cpus = max(1, math.ceil(num_cpus)) if num_cpus is not None else (os.cpu_count() or 1)
-    _say(f"starting a private Ray instance on {host} ({cpus} CPUs); "
+    # no CPU count in the line: the docs show it, and it differs from machine to machine
+    _say(f"starting a private Ray instance on {host}; "
          f"--ray-address auto|HOST:PORT joins a running cluster instead")
     instance = PrivateRay(cpus, host, None if num_gpus is None else math.ceil(num_gpus))
     gcs = instance.start()
