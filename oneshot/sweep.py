@@ -296,7 +296,7 @@ def _run_tune(cfg: SweepConfig, out: Path, pending: list[Trial], run_no: int) ->
     import ray
     from ray import tune
 
-    from oneshot.distributed.runtime import connect_ray
+    from oneshot.distributed.runtime import connect_ray, shutdown_ray
 
     owns = connect_ray(cfg.ray_address, num_cpus=os.cpu_count() or 1)
     try:
@@ -318,4 +318,4 @@ def _run_tune(cfg: SweepConfig, out: Path, pending: list[Trial], run_no: int) ->
         return errors
     finally:
         if owns:
-            ray.shutdown()
+            shutdown_ray()

@@ -285,7 +285,9 @@ class RayEvaluatorPool:
                     except Exception:  # noqa: BLE001
                         pass
                 if self._owns_ray:
-                    ray.shutdown()
+                    from oneshot.distributed.runtime import shutdown_ray
+
+                    shutdown_ray()
         finally:
             self._pool = []
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from oneshot.distributed.local_cluster import LocalCluster, ray_executable
+from tests.distributed._procnet import is_loopback, listening, live_pids
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow]
 
@@ -46,6 +47,12 @@ def test_job_submitted_to_a_local_cluster(tmp_path):
                 raise
             cluster = LocalCluster(num_cpus=2, dashboard=False, env=ENV).start()
             dashboard = False
+        # what actually listens, not what the flags say: `--node-ip-address 127.0.0.1` alone still
+        # left the GCS, raylet and workers on every interface
+        sockets = listening(set(live_pids(cluster.pgid)))
+        assert len(sockets) >= 5, sockets
+        wide = [(comm, str(addr), port) for _, comm, addr, port in sockets if not is_loopback(addr)]
+        assert wide == [], f"the head listens beyond loopback: {wide}"
         if dashboard:
             # right after `ray start` the node's job agent may not have registered yet; Ray then
             # refuses the submission ("No available agent ... try again later"), so retry a while
