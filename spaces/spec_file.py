@@ -237,7 +237,7 @@ def _policy_rules(c: _Checker, data: Any) -> list[dict[str, Any]]:
             unstrided = []
         out.append({"max_resolution": c.integer(rule, "max_resolution", path), "path": path,
                     "stem_stride": c.integer(rule, "stem_stride", path, 1) or 1,
-                    "unstrided": unstrided, "note": c.text(rule, "note", path, "") or ""})
+                    "unstrided": unstrided, "note": c.text(rule, "note", path) or ""})
         if rule.get("max_resolution") is None and i < len(rules) - 1:
             c.error(f"{path}.max_resolution", "missing: only the last rule may apply to every resolution")
     return out
