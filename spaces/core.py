@@ -262,16 +262,23 @@ class SearchSpace:
 
 
 def space_from_json(data: dict[str, Any]) -> SearchSpace:
-    """Rebuild a space from ``SearchSpace.to_json`` through the registry and check it matches."""
+    """Rebuild a space from ``SearchSpace.to_json`` and check it matches: from its recorded space-file
+    description (``"spec"``) where it has one, else through the registry (a name, or a plugin's
+    ``package.module:factory``, imported here)."""
     from .registry import create_space
 
     if not isinstance(data, dict) or "name" not in data:
         raise ValueError("not a search-space description: expected a JSON object with a 'name' field")
-    space = create_space(data["name"], **data.get("options", {}))
+    if "spec" in data:
+        from .spec_file import space_from_spec
+
+        space = space_from_spec(data["spec"], f"the recorded description of space {data['name']!r}",
+                                **data.get("options", {}))
+    else:
+        space = create_space(data["name"], **data.get("options", {}))
     if "dimensions" in data and [d.to_json() for d in space.dimensions] != data["dimensions"]:
         raise ValueError(
             f"the stored description of space {data['name']!r} does not match this version of oneshot "
             f"(dimensions differ); it was written by another version or edited by hand"
         )
     return space
-

@@ -12,7 +12,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                                    "layer-by-layer choice of an architecture. ARCH is a key "
                                    "('01201122'), comma-separated indices, 'random', or the name of a "
                                    "reference architecture (e.g. mobilenet_v2).")
-    p.add_argument("space", help="search space name (see `oneshot spaces`), or a reference name alone")
+    p.add_argument("space", help="search space: a name (see `oneshot spaces`), a space file PATH.yaml|.json or package.module:factory; or a reference name alone")
     p.add_argument("arch", nargs="?", help="architecture: key, indices, 'random', or a reference name")
     p.add_argument("--option", "-o", action="append", default=[], metavar="KEY=VALUE",
                    help="space option, e.g. -o resolution=32")

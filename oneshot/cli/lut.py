@@ -9,7 +9,8 @@ from .options import parse_key_values
 
 
 def _space_args(p: argparse.ArgumentParser, required: bool = True) -> None:
-    p.add_argument("--space", required=required, help="search space name (see `oneshot spaces`)")
+    p.add_argument("--space", required=required, help="search space: a name (see `oneshot spaces`), a space file PATH.yaml|.json, or "
+                        "package.module:factory")
     p.add_argument("--option", "-o", action="append", default=[], metavar="KEY=VALUE",
                    help="space option, e.g. -o resolution=32 or -o width=1.2")
 
@@ -58,12 +59,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     q.set_defaults(func=run_import)
 
     q = lsub.add_parser("check", help="verify that a table covers every choice of every layer of a space")
-    _space_args(q)
+    _space_args(q, required=False)  # default: the file-defined / plugin space the table was profiled for
     q.add_argument("--lut", required=True, help="table JSON")
     q.set_defaults(func=run_check)
 
     q = lsub.add_parser("validate", help="measure random networks end-to-end and report the table's error")
-    _space_args(q)
+    _space_args(q, required=False)
     q.add_argument("--lut", required=True, help="table JSON (report and plot are written next to it)")
     q.add_argument("-n", "--num-archs", type=int, default=30, help="random architectures to measure")
     q.add_argument("--arch-seed", type=int, default=0, help="seed of the random architectures")
@@ -86,7 +87,24 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def _space(args: argparse.Namespace):
     from oneshot.spaces import create_space
 
+    if args.space is None:
+        return _recorded_space(args.lut)
     return create_space(args.space, **parse_key_values(args.option, "space option", "resolution=32"))
+
+
+def _recorded_space(lut: str):
+    """The space a profiled table records in full (a file-defined or plugin space), for a missing --space."""
+    from oneshot.errors import ConfigError
+    from oneshot.latency import load_table
+    from oneshot.spaces.core import space_from_json
+
+    records = load_table(lut).provenance.get("spaces", [])
+    defined = [r["definition"] for r in records if r.get("definition")]
+    if len(defined) != 1:
+        names = ", ".join(sorted({str(r.get("name")) for r in records})) or "none"
+        raise ConfigError(f"give --space: {lut} records {'no' if not defined else len(defined)} full space "
+                          f"description(s) (profiled spaces: {names})")
+    return space_from_json(defined[0])
 
 
 def _protocol(args: argparse.Namespace, base=None):
@@ -164,7 +182,7 @@ def run_check(args: argparse.Namespace) -> int:
         print(f"  {m.slot:<14}{m.label:<10}{m.signature}")
     profiled = "protocol" in table.provenance
     target = args.lut if profiled else "my-device.json"
-    print(f"fix: `oneshot lut profile --space {args.space} " + "".join(f"-o {o} " for o in args.option)
+    print(f"fix: `oneshot lut profile --space {args.space or space.name} " + "".join(f"-o {o} " for o in args.option)
           + f"--out {target}` " + ("times only the missing ones" if profiled else
                                    "(an imported table cannot be extended with this device's timings)"))
     return 1

@@ -9,10 +9,15 @@ from .options import parse_key_values
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("spaces", help="list search spaces, or show one space's layers",
                        description="List the registered search spaces (layers, choices per layer, "
-                                   "number of encodings), or `spaces show NAME` for the layer table.")
+                                   "number of encodings), or `spaces show NAME` for the layer table; "
+                                   "`spaces show NAME --format yaml` writes the space as a space file "
+                                   "that `--space FILE.yaml` reads back (see docs/spaces.md).")
     p.add_argument("action", nargs="?", default="list", metavar="list|show",
                    help="list the spaces (default) or show one")
-    p.add_argument("name", nargs="?", help="space to show (with `show`)")
+    p.add_argument("name", nargs="?", help="space to show (with `show`): a name, a space file PATH.yaml|.json, "
+                                           "or package.module:factory")
+    p.add_argument("--format", choices=("table", "yaml", "json"), default="table",
+                   help="with `show`: the layer table (default), or the space as a YAML / JSON space file")
     p.add_argument("--option", "-o", action="append", default=[], metavar="KEY=VALUE",
                    help="space option, e.g. -o resolution=32 -o num_classes=10 (repeatable)")
     p.set_defaults(func=run)
@@ -28,8 +33,12 @@ def run(args: argparse.Namespace) -> int:
     if args.action == "show":
         if not args.name:
             raise ValueError("`oneshot spaces show` needs a space name; run `oneshot spaces` to list them")
-        space = create_space(args.name, **parse_key_values(args.option, "space option", "resolution=32"))
-        print(f"{space.name}: {space_description(space.name)}")
+        options = parse_key_values(args.option, "space option", "resolution=32")
+        space = create_space(args.name, **options)
+        if args.format != "table":
+            return _write_file(args.name, space, options, args.format)
+        described = space_description(args.name) if args.name in list_spaces() else space.description
+        print(f"{space.name}: {described}")
         print(f"options: {space.options}   resolution policy: {space.policy.note}")
         print(f"{len(space)} dimensions, {space.size:,} encodings")
         print(f"{'slot':<14}{'stage':<10}{'dim':>4}  {'in':>12}  {'out':>6}  {'stride':>6}  choices")
@@ -52,4 +61,18 @@ def run(args: argparse.Namespace) -> int:
         counts = sorted({d.size for d in space.dimensions})
         print(f"{name:<20}{len(space):>7}  {'/'.join(map(str, counts)):<16}{space.size:>28,}  "
               f"{space_description(name)}")
+    return 0
+
+
+def _write_file(target: str, space, options: dict, fmt: str) -> int:
+    """Print ``space`` as a space file (its policy probed at every resolution when it has that option)."""
+    from oneshot.spaces import create_space
+    from oneshot.spaces.spec_file import dump_spec, spec_from_space
+
+    if getattr(space, "spec", None):  # a file-defined space: its own description
+        print(dump_spec(space.spec, fmt), end="")
+        return 0
+    rest = {k: v for k, v in options.items() if k != "resolution"}
+    at = (lambda r: create_space(target, **rest, resolution=r)) if "resolution" in space.options else None
+    print(dump_spec(spec_from_space(space, at), fmt), end="")
     return 0

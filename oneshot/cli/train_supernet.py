@@ -12,7 +12,7 @@ from oneshot.sampling import SAMPLERS
 
 # flag -> (TrainConfig field, type, help); booleans get --x / --no-x pairs below
 _OPTIONS = [
-    ("--space", "space", str, "search space (see `oneshot spaces`; default tiny)"),
+    ("--space", "space", str, "search space: a name (see `oneshot spaces`; default tiny), a space file PATH.yaml|.json, or package.module:factory"),
     ("--data", "data", str, "digits (embedded, default) | npz:PATH | cifar10:ROOT | cifar100:ROOT | imagefolder:ROOT"),
     ("--resolution", "resolution", int, "input size (default: 16 for digits, 32 otherwise; fixed-size spaces keep theirs)"),
     ("--val-fraction", "val_fraction", float, "share of the training images held out for validation (default 0.1)"),

@@ -74,8 +74,14 @@ def _compatible(a: dict[str, Any], b: dict[str, Any]) -> bool:
 
 
 def space_record(space: LayeredSpace) -> dict[str, Any]:
-    return {"name": space.name, "options": dict(space.options), "fingerprint": space.fingerprint(),
-            "resolution": space.resolution}
+    """What a profiled table records of a space; a file-defined or plugin space in full
+    (``definition``: ``to_json``), so ``lut check`` rebuilds it without the file."""
+    record = {"name": space.name, "options": dict(space.options), "fingerprint": space.fingerprint(),
+              "resolution": space.resolution}
+    data = space.to_json()
+    if "spec" in data or ":" in space.name:
+        record["definition"] = data
+    return record
 
 
 def space_reference(table: LatencyTable, space: LayeredSpace) -> dict[str, Any] | None:

@@ -68,10 +68,7 @@ def resolve_device(name: str, local_rank: int = 0) -> torch.device:
 
 def build_space(config: TrainConfig, data_kind: str):
     """The space at the data's resolution; ``(space, resolution)``."""
-    from oneshot.spaces.registry import SPACES
-
-    SPACES.check(config.space)
-    accepted = space_options(config.space)
+    accepted = space_options(config.space)  # a name, a space file or a plugin; unknown ones are refused
     opts = dict(config.space_options)
     resolution = config.resolution or opts.get("resolution")
     if resolution is None:
