@@ -161,6 +161,10 @@ def infer_space(path: str | Path, arch_column: str | None) -> str:
 
     rows = _read_rows(Path(path))
     col = arch_column or "__key__"
+    if rows and col not in rows[0]:
+        shown = [c for c in rows[0] if c != "__key__"]
+        raise ConfigError(f"--benchmark {path}: no column {col!r}; columns: {', '.join(shown)}"
+                          if arch_column else f"--benchmark {path}: give --arch-column (columns: {', '.join(shown)})")
     text = str(rows[0].get(col, "")) if rows else ""
     fits = []
     for name in list_spaces():
