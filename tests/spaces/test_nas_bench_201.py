@@ -88,3 +88,19 @@ def test_supernet_shares_per_edge_and_extracts(space):
     edges = [m for m in net.modules() if type(m).__name__ == "CellEdge"]
     assert len(edges) == 15 * 6 * 5
     assert space.prefix_engine is False
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sampling", ["uniform", "fair"])
+def test_train_supernet_uniform_and_fair(tmp_path, squares_npz, sampling):
+    import json
+
+    from oneshot.cli.main import main
+
+    out = tmp_path / sampling
+    assert main(["train-supernet", "--space", "nas-bench-201", "--data", f"npz:{squares_npz}", "--epochs", "1",
+                 "--batch-size", "64", "--sampling", sampling, "--eval-paths", "1", "--bn-calib-images", "32",
+                 "--no-progress", "--no-augment", "--out", str(out)]) == 0
+    log = [json.loads(line) for line in (out / "train_log.jsonl").read_text().splitlines()]
+    assert log and all(np.isfinite(r["train_loss"]) for r in log if "train_loss" in r)
+    assert (out / "supernet.pt").exists()
