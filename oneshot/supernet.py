@@ -12,7 +12,6 @@ from typing import Iterator, Sequence
 import torch
 from torch import nn
 
-from oneshot.spaces.blocks import make_op
 from oneshot.spaces.layout import LayeredSpace
 from oneshot.spaces.network import SubNetwork, init_weights
 
@@ -23,7 +22,8 @@ class Supernet(nn.Module):
     def __init__(self, space: LayeredSpace):
         super().__init__()
         self.space = space
-        self.slots = nn.ModuleList(nn.ModuleList(make_op(op) for op in slot.ops) for slot in space.slots)
+        self.slots = nn.ModuleList(nn.ModuleList(space.module_for(slot, op) for op in slot.ops)
+                                   for slot in space.slots)
         init_weights(self)
         self._active: tuple[int, ...] | None = None
 

@@ -156,6 +156,61 @@ class GlobalPool(nn.Module):
         return x.mean((2, 3))
 
 
+class Zero(nn.Module):
+    """NAS-Bench-201's ``none`` edge: zeros of the input's shape (no parameters, no MACs)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.mul(0.0)
+
+
+def relu_conv_bn(cin: int, cout: int, kernel: int, stride: int) -> nn.Sequential:
+    """ReLU -> conv (no bias) -> BN. The ReLU is not in place: a cell node feeds several edges."""
+    return nn.Sequential(nn.ReLU(inplace=False), nn.Conv2d(cin, cout, kernel, stride, kernel // 2, bias=False),
+                         nn.BatchNorm2d(cout))
+
+
+class ResidualReduction(nn.Module):
+    """NAS-Bench-201's reduction block: ``conv_b(conv_a(x)) + shortcut(x)`` with two 3x3
+    ReLU-conv-BN (the first of stride 2) and a 2x2 average pool + 1x1 conv shortcut; no final ReLU."""
+
+    def __init__(self, spec: OpSpec):
+        super().__init__()
+        self.conv_a = relu_conv_bn(spec.cin, spec.cout, 3, spec.stride)
+        self.conv_b = relu_conv_bn(spec.cout, spec.cout, 3, 1)
+        self.shortcut = nn.Sequential(nn.AvgPool2d(2, 2, 0), nn.Conv2d(spec.cin, spec.cout, 1, bias=False))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv_b(self.conv_a(x)) + self.shortcut(x)
+
+
+class CellEdge(nn.Module):
+    """One edge ``dst <- src`` of a cell whose edges run in the order (1<-0), (2<-0), (2<-1), ...
+
+    The value passed between edges is the tuple of node tensors computed so far: the first edge of
+    a cell receives the cell input (node 0) as a tensor, an edge adds ``op(nodes[src])`` into
+    ``nodes[dst]`` (starting it when it is new) and the cell's last edge returns the last node as a
+    tensor. So a cell is a chain of slots and the supernet, extraction and BN calibration see a
+    plain sequence of modules.
+    """
+
+    def __init__(self, op: nn.Module, src: int, dst: int, last: bool):
+        super().__init__()
+        self.op = op
+        self.src, self.dst, self.last = src, dst, last
+
+    def forward(self, x):
+        nodes = (x,) if isinstance(x, torch.Tensor) else tuple(x)
+        out = self.op(nodes[self.src])
+        if self.dst < len(nodes):
+            nodes = nodes[:self.dst] + (nodes[self.dst] + out,) + nodes[self.dst + 1:]
+        else:
+            nodes = nodes + (out,)
+        return nodes[-1] if self.last else nodes
+
+    def extra_repr(self) -> str:
+        return f"{self.dst}<-{self.src}"
+
+
 def make_op(spec: OpSpec) -> nn.Module:
     """The module for one operator description."""
     if spec.kind == "conv":
@@ -180,4 +235,14 @@ def make_op(spec: OpSpec) -> nn.Module:
         return GlobalPool()
     if spec.kind == "linear":
         return nn.Linear(spec.cin, spec.cout, bias=spec.bias)
+    if spec.kind == "zero":
+        return Zero()
+    if spec.kind == "avgpool":
+        return nn.AvgPool2d(3, stride=spec.stride, padding=1, count_include_pad=False)
+    if spec.kind == "relu_conv":
+        return relu_conv_bn(spec.cin, spec.cout, spec.kernel, spec.stride)
+    if spec.kind == "resblock":
+        return ResidualReduction(spec)
+    if spec.kind == "bn":
+        return nn.Sequential(nn.BatchNorm2d(spec.cout), make_activation(spec.act))
     raise ValueError(f"no module for operator kind {spec.kind!r}")

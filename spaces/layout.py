@@ -27,6 +27,11 @@ OP_KINDS = (
     "maxpool",       # 3x3 stride-2 max pool (SPOS ImageNet stem)
     "pool",          # global average pool + flatten
     "linear",        # classifier
+    "zero",          # NAS-Bench-201 "none": the zero tensor of the input's shape (no parameters)
+    "avgpool",       # 3x3 average pool, stride 1, padding 1, padding not counted (NAS-Bench-201)
+    "relu_conv",     # ReLU -> kxk conv -> BN (NAS-Bench-201 / DARTS operator order)
+    "resblock",      # NAS-Bench-201 residual reduction: two ReLU-conv-BN + (avg-pool 2, 1x1 conv) shortcut
+    "bn",            # BN (+act) alone (NAS-Bench-201's last BN-ReLU before the pool)
 )
 
 
@@ -215,6 +220,16 @@ class LayeredSpace(SearchSpace):
             if op is not None:
                 out.append((slot, op))
         return out
+
+    #: whether the prefix-sharing scoring engine can score this space (a chain whose slots pass
+    #: tensors); a cell space whose slots pass cell states sets False and is scored plainly
+    prefix_engine: bool = True
+
+    def module_for(self, slot: Slot, op: OpSpec) -> Any:
+        """The ``nn.Module`` placed in ``slot`` for ``op`` (imports torch); cell spaces wrap it."""
+        from .blocks import make_op
+
+        return make_op(op)
 
     def build(self, arch: Sequence[int]) -> Any:
         """The standalone ``torch.nn.Module`` for ``arch`` (imports torch)."""

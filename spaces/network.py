@@ -5,7 +5,6 @@ from typing import Sequence
 
 from torch import nn
 
-from .blocks import make_op
 from .layout import LayeredSpace
 
 
@@ -21,7 +20,7 @@ class SubNetwork(nn.Sequential):
 def build_network(space: LayeredSpace, arch: Sequence[int]) -> SubNetwork:
     """Fresh (randomly initialised) standalone network for ``arch``."""
     ops = space.active_ops(arch)
-    model = SubNetwork([make_op(op) for _, op in ops], tuple(space.validate(arch)), space.name)
+    model = SubNetwork([space.module_for(slot, op) for slot, op in ops], tuple(space.validate(arch)), space.name)
     init_weights(model)
     return model
 

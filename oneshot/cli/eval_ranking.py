@@ -6,6 +6,8 @@ import argparse
 from oneshot.evaluation.bn_policies import BN_POLICIES, DEFAULT_BN_POLICY, DEFAULT_CALIB_IMAGES
 from oneshot.evaluation.tabular import BENCHMARKS
 
+from .benchmark_file import add_mapping_arguments, benchmark_spec
+
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("eval-ranking", help="rank correlation of the frozen supernet vs stand-alone accuracy",
@@ -20,8 +22,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--bn-policy", action="append", choices=BN_POLICIES.names(), metavar="POLICY",
                    help=f"BN policy of the supernet scores, repeatable ({', '.join(BN_POLICIES.names())}; "
                         f"default {DEFAULT_BN_POLICY})")
-    p.add_argument("--benchmark", choices=BENCHMARKS.names(),
-                   help="ground truth from a tabular benchmark instead of stand-alone training")
+    p.add_argument("--benchmark", metavar="NAME|PATH",
+                   help=f"ground truth from a tabular benchmark instead of stand-alone training: a built-in one "
+                        f"({', '.join(BENCHMARKS.names())}) or a CSV/JSON file with --metric accuracy=COLUMN")
+    add_mapping_arguments(p)
     p.add_argument("--epochs", type=int, default=None, help="stand-alone epochs per architecture")
     p.add_argument("--batch-size", type=int, default=None, help="stand-alone batch size")
     p.add_argument("--lr", type=float, default=None, help="stand-alone learning rate")
@@ -46,16 +50,19 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from oneshot.ranking.report import RankingConfig, run_ranking
 
+    bench = benchmark_spec(args) if args.benchmark else None
     recipe = {k: v for k, v in {"epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr,
                                 "seed": args.train_seed, "device": args.device}.items() if v is not None}
     cfg = RankingConfig(supernet=args.supernet, out=args.out, n=args.n,
-                        bn_policies=tuple(dict.fromkeys(args.bn_policy or [DEFAULT_BN_POLICY])), benchmark=args.benchmark,
+                        bn_policies=tuple(dict.fromkeys(args.bn_policy or [DEFAULT_BN_POLICY])), benchmark=bench.kind if bench else None,
+                        benchmark_options=dict(bench.options) if bench else {},
                         seed=args.seed, workers=args.workers, ray_address=args.ray_address,
                         calib_images=args.calib_images, val_images=args.val_images, device=args.device,
                         standalone=recipe, progress=not args.no_progress, score_cache_mb=args.score_cache_mb,
                         score_train_images=args.score_train_images)
     report = run_ranking(cfg)
-    truth = "NAS-Bench-Macro" if args.benchmark else "stand-alone training"
+    truth = ("NAS-Bench-Macro" if bench.kind == "nas-bench-macro" else args.benchmark) if bench else \
+        "stand-alone training"
     print(f"ranking of {args.n} architectures against {truth}:")
     print(f"{'proxy':<22}{'Kendall tau':>12}{'Spearman rho':>14}{'top-5 prec':>12}{'top-10 prec':>12}"
           f"  tau in MACs quintiles (low..high)")

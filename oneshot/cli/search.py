@@ -8,6 +8,7 @@ from oneshot.evaluation.base import EVALUATORS
 from oneshot.evaluation.tabular import BENCHMARKS
 from oneshot.strategies import STRATEGIES
 
+from .benchmark_file import add_mapping_arguments, benchmark_spec
 from .options import parse_key_values
 
 
@@ -22,8 +23,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                "--objective flops:min --constraint 'flops<=60M' --budget 500 --out runs/nbm")
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--supernet", metavar="PATH", help="supernet checkpoint from `oneshot train-supernet`")
-    src.add_argument("--benchmark", choices=BENCHMARKS.names(),
-                     help="score with a tabular benchmark instead of a supernet (ground truth)")
+    src.add_argument("--benchmark", metavar="NAME|PATH",
+                     help=f"score with a tabular benchmark instead of a supernet (ground truth): a built-in one "
+                          f"({BENCHMARKS.help_text()}) or a CSV/JSON file mapped with --arch-column, --metric, --cost")
     src.add_argument("--evaluator", choices=EVALUATORS.names(), metavar="KIND",
                      help=f"any registered evaluator, configured with -e KEY=VALUE ({EVALUATORS.help_text()})")
     p.add_argument("--eval-option", "-e", action="append", default=[], metavar="KEY=VALUE",
@@ -73,6 +75,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     ray.add_argument("--eval-retries", type=int, default=None, metavar="N",
                      help="retries of an architecture whose evaluation failed or timed out before it is "
                           "recorded as an error (default 2)")
+    add_mapping_arguments(p)
     p.add_argument("--out", required=True, help="run directory")
     p.add_argument("--resume", action="store_true", help="continue the search in --out")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -111,7 +114,9 @@ def evaluator_spec(args: argparse.Namespace):
     if args.evaluator:
         return EvaluatorSpec(args.evaluator, options)
     if args.benchmark:
-        return EvaluatorSpec(args.benchmark, {})
+        return benchmark_spec(args)
+    if args.arch_column or args.metric or args.cost or args.space:
+        raise ConfigError("--arch-column, --metric, --cost and --space map the columns of --benchmark PATH")
     if not Path(args.supernet).is_file():
         raise ConfigError(f"--supernet {args.supernet}: no such file; train one with `oneshot train-supernet`")
     return supernet_spec(args.supernet, bn_policy=args.bn_policy, calib_images=args.calib_images,
@@ -127,6 +132,8 @@ def build_config(args: argparse.Namespace):
     params = parse_key_values(args.param, "--param", "pop_size=30")
     spec = evaluator_spec(args)
     default_objective = DEFAULT_OBJECTIVE["supernet" if spec.kind == "supernet" else "benchmark"]
+    if spec.kind == "table":  # a benchmark file: its first mapped metric, maximised
+        default_objective = f"{next(iter(spec.options['metrics']))}:max"
     return SearchConfig(
         evaluator=spec, out=args.out, strategy=args.strategy, strategy_params=params,
         objectives=[parse_objective(o) for o in (args.objective or [default_objective])],

@@ -80,6 +80,8 @@ EVALUATORS.register("supernet", "oneshot.evaluation.supernet_evaluator:SupernetE
                     "a frozen supernet: BN recalibrated by a policy, accuracy and loss on its validation split")
 EVALUATORS.register("nas-bench-macro", "oneshot.evaluation.tabular:NASBenchMacroEvaluator",
                     "NAS-Bench-Macro ground truth (mean test accuracy of 3 CIFAR-10 trainings)")
+EVALUATORS.register("table", "oneshot.evaluation.table_file:TableEvaluator",
+                    "a user's benchmark file (CSV/JSON) with a column mapping: `--benchmark PATH --metric ...`")
 EVALUATORS.register("standalone", "oneshot.standalone:StandaloneEvaluator",
                     "train each architecture from scratch (the `train-arch` recipe), validation + test accuracy")
 EVALUATORS.register("synthetic", "oneshot.evaluation.testing:SyntheticEvaluator",
@@ -97,6 +99,12 @@ class EvaluatorSpec:
 
     kind: str
     options: dict[str, Any] = field(default_factory=dict)
+
+    def cost_lookup(self) -> dict[str, dict[str, float]]:
+        """``{cost metric: {key: value}}`` the evaluator kind prices per architecture (a benchmark
+        file's cost columns), read in the driver so a search prices and bounds by it; {} if none."""
+        lookup = getattr(EVALUATORS.get(self.kind), "cost_lookup", None)
+        return lookup(**self.options) if callable(lookup) else {}
 
     def create(self) -> Evaluator:
         return EVALUATORS.get(self.kind)(**self.options)

@@ -84,6 +84,9 @@ class SupernetEvaluator:
                               int(score_train_images))
         self._cache: dict[str, dict[str, float]] = {}
         cache_mb = default_cache_mb() if score_cache_mb is None else float(score_cache_mb)
+        # a cell space passes cell states between slots, which the prefix engine cannot cache: such a
+        # space (``prefix_engine = False``) is scored one architecture at a time, with the same scores
+        engine = bool(engine) and getattr(self.space, "prefix_engine", True)
         self._chunk = int(chunk)
         self._engines = ({k: PrefixEngine(net, self._calib, self._val, bn_policy, cache_mb / len(self._nets),
                                           groups=self._groups)

@@ -42,6 +42,8 @@ class RankingConfig:
     n: int = 30
     bn_policies: tuple[str, ...] = (DEFAULT_BN_POLICY,)
     benchmark: str | None = None           # None: stand-alone training gives the truth
+    #: options of the benchmark's evaluator (a benchmark file: path, space, column mapping)
+    benchmark_options: dict[str, Any] = field(default_factory=dict)
     seed: int = 0
     workers: int = 1
     ray_address: str | None = None
@@ -61,7 +63,11 @@ class RankingConfig:
 
         if self.n < 3:
             raise ConfigError(f"--n must be >= 3 to measure a ranking, got {self.n}")
-        if self.benchmark is not None:
+        if self.benchmark == "table":
+            if "accuracy" not in self.benchmark_options.get("metrics", {}):
+                raise ConfigError("eval-ranking --benchmark PATH ranks against accuracy: map it with "
+                                  "--metric accuracy=COLUMN")
+        elif self.benchmark is not None:
             BENCHMARKS.check(self.benchmark, "--benchmark")
         for policy in self.bn_policies:
             BN_POLICIES.check(policy, "--bn-policy")
@@ -99,7 +105,7 @@ def _truth_spec(cfg: RankingConfig, space: Any, meta: dict[str, Any], workdir: P
     from oneshot.evaluation.base import EvaluatorSpec
 
     if cfg.benchmark:
-        spec = EvaluatorSpec(cfg.benchmark, {})
+        spec = EvaluatorSpec(cfg.benchmark, dict(cfg.benchmark_options))
         bench_space = spec.create().space
         if bench_space.fingerprint() != space.fingerprint():
             raise ConfigError(f"--benchmark {cfg.benchmark} covers space {bench_space.name!r} "
@@ -110,6 +116,12 @@ def _truth_spec(cfg: RankingConfig, space: Any, meta: dict[str, Any], workdir: P
 
     return standalone_spec(space, meta.get("data") or {}, cfg.standalone, base_config=meta.get("config"),
                            workdir=str(workdir.resolve()))
+
+
+def _truth_label(cfg: RankingConfig) -> str:
+    if cfg.benchmark == "table":
+        return f"{Path(cfg.benchmark_options.get('path', 'benchmark')).name} accuracy"
+    return "NAS-Bench-Macro accuracy (%)"
 
 
 def _truth_id(spec: Any) -> str:
@@ -275,7 +287,7 @@ def _write_report(out: Path, report: dict[str, Any], rows: list[dict[str, Any]],
     writer.writerows(rows)
     atomic_write_text(out / "ranking.csv", buf.getvalue())
     scatter_plot(rows, proxies, summary, out / "ranking.png",
-                 truth_label="NAS-Bench-Macro accuracy (%)" if cfg.benchmark else "stand-alone val accuracy (%)")
+                 truth_label=_truth_label(cfg) if cfg.benchmark else "stand-alone val accuracy (%)")
 
 
 def _proxy_summary(rows: list[dict[str, Any]], proxy: str, top_k: Sequence[int],

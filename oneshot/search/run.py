@@ -226,6 +226,11 @@ class SearchRun:
         c = self.config
         space = evaluator.space
         table = self._cost_table(space)
+        lookup = c.evaluator.cost_lookup()
+        if lookup:  # a benchmark file's cost columns: priced per architecture, budgets included
+            from oneshot.costs.lookup import LookupCosts
+
+            table = LookupCosts(table, lookup, str(c.evaluator.options.get("path", c.evaluator.kind)))
         metric_names, bounds, problem, strategy = self._problem(evaluator, table)
         identity = self._identity(space)
         state = self._prepare_dir(identity)
