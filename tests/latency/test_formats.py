@@ -236,3 +236,53 @@ def test_non_finite_and_negative_latencies_are_refused(tmp_path):
                         .replace('"NaN"', "NaN").replace('"Infinity"', "Infinity"))
         with pytest.raises(LUTError, match="latency of op is"):
             load_table(path)
+
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+
+def test_proxylessnas_spatial_logits_is_pool_plus_classifier(tmp_path):
+    # mobile_trim.yaml grammar: integer expand ratios, `var`, no AvgPool2D, Logits on the 7x7 map
+    path = FIXTURES / "proxylessnas_mobile_trim.yaml"
+    raw = yaml.safe_load(path.read_text())
+    assert not any(k.startswith("AvgPool2D") for k in raw) and "Logits-input:7x7x1280-output:1000" in raw
+    space = create_space("proxylessnas")
+    result = import_table("proxylessnas", path, space)
+    assert missing_entries(space, result.table) == [] and not result.unmatched
+    t = result.table
+    assert t.entries["linear-in1x1x1280-out1000-s1-k1-relu-bias"].ms == raw["Logits-input:7x7x1280-output:1000"]["mean"]
+    assert t.entries["pool-in7x7x1280-out1280-s1-k1-relu"].ms == 0.0
+    assert any("pool + classifier" in n for n in result.notes)
+    stem = raw["Conv-input:224x224x3-output:112x112x32"]
+    assert t.entries[space.slots[0].ops[0].signature()].std == pytest.approx(stem["var"] ** 0.5)
+    # the network sum is exactly the published keys' sum (pool inside Logits)
+    lo, hi = latency_table(space, t).bounds()["latency_ms"]
+    assert 0 < lo < hi
+    arch = space.sample(np.random.default_rng(3))
+    priced = latency_table(space, t).price_one(arch)["latency_ms"]
+    by_hand = sum(e.ms for e in (t.lookup(op.signature()) for _, op in space.active_ops(arch)) if e)
+    assert priced == pytest.approx(by_hand)
+
+
+def test_spatial_logits_with_its_own_pool_key_is_not_split(tmp_path):
+    raw = yaml.safe_load((FIXTURES / "proxylessnas_mobile_trim.yaml").read_text())
+    raw["AvgPool2D-input:7x7x1280-output:1x1x1280"] = {"count": 5, "mean": 0.25, "var": 0.0}
+    raw["Logits-input:1x1x1280-output:1000"] = raw.pop("Logits-input:7x7x1280-output:1000")
+    path = tmp_path / "t.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    space = create_space("proxylessnas")
+    result = import_table("proxylessnas", path, space)
+    assert missing_entries(space, result.table) == []
+    assert result.table.entries["pool-in7x7x1280-out1280-s1-k1-relu"].ms == 0.25
+    assert not any("pool + classifier" in n for n in result.notes)
+
+
+def test_lut_show_gives_proxylessnas_bounds(tmp_path, capsys):
+    from oneshot.cli.main import main
+
+    out = tmp_path / "px.json"
+    assert main(["lut", "import", "--format", "proxylessnas", str(FIXTURES / "proxylessnas_mobile_trim.yaml"),
+                 "--space", "proxylessnas", "--out", str(out)]) == 0
+    assert main(["lut", "check", "--space", "proxylessnas", "--lut", str(out)]) == 0
+    assert main(["lut", "show", str(out), "--space", "proxylessnas"]) == 0
+    assert "space proxylessnas" in capsys.readouterr().out
