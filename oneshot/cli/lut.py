@@ -156,6 +156,8 @@ def run_check(args: argparse.Namespace) -> int:
         lo, hi = _latency_bounds(space, table)
         print(f"ok: {args.lut} covers every choice of every layer of {space.name} {space.options} "
               f"(latency {lo:.3f} .. {hi:.3f} ms)")
+        if table.provenance.get("fixed_parts"):  # e.g. S3NAS/OSNASLib base: one lump, not per-part times
+            print(f"note: fixed parts priced {table.provenance['fixed_parts']} (constant {table.constant_ms:.4g} ms)")
         return 0
     sigs = missing_signatures(missing)
     print(f"missing: {len(sigs)} operator signature(s), {len(missing)} slot choice(s) of {space.name} "

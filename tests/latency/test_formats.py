@@ -14,6 +14,7 @@ from oneshot.errors import LUTError
 from oneshot.latency import latency_table, missing_entries
 from oneshot.latency.formats import import_table
 from oneshot.latency.formats.tfnas import restricted_load
+from oneshot.latency.table import Entry
 from oneshot.spaces import create_space
 
 LUTS = Path(__file__).resolve().parents[2] / "oneshot" / "data" / "luts"
@@ -138,10 +139,20 @@ def test_s3nas_folder(tmp_path):
     (tmp_path / "base.json").write_text(json.dumps({"latency": 1.25}))
     result = import_table("s3nas", tmp_path, space)
     assert result.table.constant_ms == 1.25
-    missing = missing_entries(space, result.table)
-    assert {m.slot for m in missing} == {"stem", "head0", "pool", "classifier"}  # blocks only
+    # the base entry is one lump for the fixed slots (as OSNASLib's base_latency): coverage is complete
+    assert missing_entries(space, result.table) == []
+    assert {k for k, v in result.table.positional.items() if v == {"fixed": Entry(0.0)}} == \
+        {"stem", "head0", "pool", "classifier"}
+    assert any("one lump" in n for n in result.notes)
     op = next(op for op in space.distinct_ops() if op.kind == "mbconv")
     assert result.table.entries[op.signature()].ms == pytest.approx(op.mid / 100)
+    arch = space.sample(np.random.default_rng(0))
+    blocks = sum(op.mid / 100 for _, op in space.active_ops(arch) if op.kind == "mbconv")
+    assert latency_table(space, result.table).price_one(arch)["latency_ms"] == pytest.approx(1.25 + blocks)
+    # without a base entry the fixed parts stay missing, and check says so
+    (tmp_path / "base.json").unlink()
+    missing = missing_entries(space, import_table("s3nas", tmp_path, space).table)
+    assert {m.slot for m in missing} == {"stem", "head0", "pool", "classifier"}
 
 
 def test_osnaslib_positions(tmp_path, rng):
@@ -286,3 +297,21 @@ def test_lut_show_gives_proxylessnas_bounds(tmp_path, capsys):
     assert main(["lut", "check", "--space", "proxylessnas", "--lut", str(out)]) == 0
     assert main(["lut", "show", str(out), "--space", "proxylessnas"]) == 0
     assert "space proxylessnas" in capsys.readouterr().out
+
+
+def test_s3nas_check_passes_and_says_lump(tmp_path, capsys):
+    from oneshot.cli.main import main
+
+    space = create_space("tiny")
+    folder = tmp_path / "s3"
+    (folder / "MBConvBlock").mkdir(parents=True)
+    for op in space.distinct_ops():
+        if op.kind == "mbconv":
+            name = f"r1_k{op.kernel}_s{op.stride}{op.stride}_e{op.mid // op.cin}_i{op.cin}_o{op.cout}_imgsize{op.in_hw}"
+            (folder / "MBConvBlock" / f"{name}.json").write_text(json.dumps({"latency": 0.1}))
+    (folder / "base.json").write_text(json.dumps({"latency": 2.0}))
+    out = tmp_path / "s3.json"
+    assert main(["lut", "import", "--format", "s3nas", str(folder), "--space", "tiny", "--out", str(out)]) == 0
+    assert main(["lut", "check", "--space", "tiny", "--lut", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "one lump" in text and "ok:" in text
