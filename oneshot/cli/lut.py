@@ -164,6 +164,8 @@ def run_check(args: argparse.Namespace) -> int:
           f"{space.options} are not in {args.lut}:")
     for m in missing:
         print(f"  {m.slot:<14}{m.label:<10}{m.signature}")
+    if _suggest_space(space, table, args.lut):
+        return 1
     profiled = "protocol" in table.provenance
     target = args.lut if profiled else "my-device.json"
     print(f"fix: `oneshot lut profile --space {args.space} " + "".join(f"-o {o} " for o in args.option)
@@ -238,6 +240,26 @@ def run_show(args: argparse.Namespace) -> int:
             e = table.lookup(op.signature(), slot.name, label)
             print(f"  {slot.name:<14}{label:<8}{(e.ms if e else 0.0):9.4f} ms  {op.signature()}")
     return 0
+
+
+def _suggest_space(space, table, lut: str) -> bool:
+    """When the table prices under half of the space, name the registered space it fits best."""
+    from oneshot.latency.coverage import best_fits, space_fit
+
+    here = space_fit(space, table)
+    if here.fraction >= 0.5:
+        return False
+    fits = [f for f in best_fits(table) if f.matched > here.matched]
+    if not fits:
+        return False
+    best = fits[0]
+    print(f"wrong space? {lut} prices {here.matched} of {here.total} operators of {space.name}; it fits "
+          f"{best.space}{best.cli_options()} best ({best.matched} of {best.total} operators"
+          f"{', complete' if best.matched == best.total else ''})")
+    for other in fits[1:]:
+        print(f"  then {other.space}{other.cli_options()}: {other.matched} of {other.total}")
+    print(f"fix: `oneshot lut check --space {best.space}{best.cli_options()} --lut {lut}`")
+    return True
 
 
 def _latency_bounds(space, table) -> tuple[float, float]:
