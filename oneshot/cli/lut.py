@@ -54,6 +54,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     _space_args(q, required=False)
     q.add_argument("--out", required=True, help="table JSON to write")
     q.add_argument("--skip-ms", type=float, default=0.0, help="single-path-nas: cost of a skip (default 0)")
+    q.add_argument("--arch", help="tflite-profile: the architecture (key or indices) the profile is of")
     q.add_argument("--force", action="store_true", help="replace an existing --out table")
     q.set_defaults(func=run_import)
 
@@ -129,14 +130,18 @@ def run_import(args: argparse.Namespace) -> int:
     if out.exists() and not args.force:  # a profiled table can take hours: never replace it silently
         raise ConfigError(f"--out {out} already exists; pass --force to replace it or choose another file")
     space = _space(args) if args.space else None
-    result = import_table(args.format, args.path, space, skip_ms=args.skip_ms)
+    result = import_table(args.format, args.path, space, skip_ms=args.skip_ms, arch=args.arch)
     result.table.save(args.out)
     print(f"imported {args.format} table {args.path}: {len(result.table.entries)} operator entries, "
           f"{sum(len(v) for v in result.table.positional.values())} positional, constant "
           f"{result.table.constant_ms:.4g} ms -> {args.out}")
     for note in result.notes:
         print(f"note: {note}")
-    if space is not None:
+    arch = result.table.provenance.get("architecture")
+    if space is not None and arch is not None:  # a per-network profile prices that one network
+        print(f"coverage: architecture {arch} of {space.name} {space.options} (price it with "
+              f"`oneshot lut show {args.out} --space {space.name} --arch {arch}`)")
+    elif space is not None:
         missing = missing_entries(space, result.table)
         if missing:
             print(f"coverage: {len(missing)} slot choice(s) of {space.name} are missing; run `oneshot lut check`")
@@ -225,6 +230,8 @@ def run_show(args: argparse.Namespace) -> int:
     from oneshot.costs import cost_model
 
     space = _space(args)
+    if args.arch and table.provenance.get("architecture") and _missing_count(space, table):
+        return _show_one_network(space, table, args.arch)  # a per-network profile: no space bounds
     cost = cost_model(space, table, apply_correction=args.apply_correction)
     lo, hi = cost.bounds()["latency_ms"]
     print(f"space {space.name} {space.options}: latency {lo:.3f} .. {hi:.3f} ms")
@@ -239,6 +246,38 @@ def run_show(args: argparse.Namespace) -> int:
             label = slot_labels(space, slot)[0 if slot.dim is None else arch[slot.dim]]
             e = table.lookup(op.signature(), slot.name, label)
             print(f"  {slot.name:<14}{label:<8}{(e.ms if e else 0.0):9.4f} ms  {op.signature()}")
+    return 0
+
+
+def _missing_count(space, table) -> int:
+    from oneshot.latency.pricing import missing_entries
+
+    return len(missing_entries(space, table))
+
+
+def _show_one_network(space, table, arch_text: str) -> int:
+    """Price one architecture from a table that times only that network (e.g. a TFLite profile)."""
+    from oneshot.errors import LUTError
+    from oneshot.latency.pricing import slot_labels
+
+    arch = space.parse(arch_text)
+    rows, total = [], table.constant_ms
+    for slot, op in space.active_ops(arch):
+        label = slot_labels(space, slot)[0 if slot.dim is None else arch[slot.dim]]
+        e = table.lookup(op.signature(), slot.name, label)
+        if e is None and not op.is_identity:
+            raise LUTError(f"the table times architecture {table.provenance['architecture']}, not {arch_text}: "
+                           f"slot {slot.name} ({op.signature()}) is missing; pass --arch "
+                           f"{table.provenance['architecture']}")
+        total += e.ms if e else 0.0
+        rows.append((slot.name, label, e.ms if e else 0.0, op.signature()))
+    e2e = table.provenance.get("end_to_end_ms")
+    print(f"space {space.name} {space.options}: the table times one network ({_missing_count(space, table)} "
+          "other slot choices missing), so no bounds over the space")
+    print(f"architecture {space.encoding_key(arch)}: {total:.3f} ms (operator sum)"
+          + (f"; end-to-end {e2e:.3f} ms in the log" if e2e else ""))
+    for name, label, ms, sig in rows:
+        print(f"  {name:<14}{label:<8}{ms:9.4f} ms  {sig}")
     return 0
 
 
