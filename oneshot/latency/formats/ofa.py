@@ -86,7 +86,7 @@ def read(path: str | os.PathLike, space: Any = None, dialect: str = "auto", **_:
     result.table.provenance = source_provenance(
         path, dialect, statistic="published mean (ms)", expand_means="mid channels" if dialect == "ofa"
         else "expansion ratio", space={"name": space.name, "options": dict(space.options)})
-    for key, pool_key in lumped.items():
+    for key in lumped:
         if key not in result.unmatched:
             result.notes.append(f"{key} times global pool + classifier together (no AvgPool2D key): "
                                 "its value prices the classifier, the pool costs 0 ms")
