@@ -55,6 +55,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     _space_args(q, required=False)
     q.add_argument("--out", required=True, help="table JSON to write")
     q.add_argument("--skip-ms", type=float, default=0.0, help="single-path-nas: cost of a skip (default 0)")
+    q.add_argument("--arch", help="tflite-profile: the architecture (key or indices) the profile is of")
     q.add_argument("--force", action="store_true", help="replace an existing --out table")
     q.set_defaults(func=run_import)
 
@@ -147,14 +148,18 @@ def run_import(args: argparse.Namespace) -> int:
     if out.exists() and not args.force:  # a profiled table can take hours: never replace it silently
         raise ConfigError(f"--out {out} already exists; pass --force to replace it or choose another file")
     space = _space(args) if args.space else None
-    result = import_table(args.format, args.path, space, skip_ms=args.skip_ms)
+    result = import_table(args.format, args.path, space, skip_ms=args.skip_ms, arch=args.arch)
     result.table.save(args.out)
     print(f"imported {args.format} table {args.path}: {len(result.table.entries)} operator entries, "
           f"{sum(len(v) for v in result.table.positional.values())} positional, constant "
           f"{result.table.constant_ms:.4g} ms -> {args.out}")
     for note in result.notes:
         print(f"note: {note}")
-    if space is not None:
+    arch = result.table.provenance.get("architecture")
+    if space is not None and arch is not None:  # a per-network profile prices that one network
+        print(f"coverage: architecture {arch} of {space.name} {space.options} (price it with "
+              f"`oneshot lut show {args.out} --space {space.name} --arch {arch}`)")
+    elif space is not None:
         missing = missing_entries(space, result.table)
         if missing:
             print(f"coverage: {len(missing)} slot choice(s) of {space.name} are missing; run `oneshot lut check`")
@@ -174,12 +179,16 @@ def run_check(args: argparse.Namespace) -> int:
         lo, hi = _latency_bounds(space, table)
         print(f"ok: {args.lut} covers every choice of every layer of {space.name} {space.options} "
               f"(latency {lo:.3f} .. {hi:.3f} ms)")
+        if table.provenance.get("fixed_parts"):  # e.g. S3NAS/OSNASLib base: one lump, not per-part times
+            print(f"note: fixed parts priced {table.provenance['fixed_parts']} (constant {table.constant_ms:.4g} ms)")
         return 0
     sigs = missing_signatures(missing)
     print(f"missing: {len(sigs)} operator signature(s), {len(missing)} slot choice(s) of {space.name} "
           f"{space.options} are not in {args.lut}:")
     for m in missing:
         print(f"  {m.slot:<14}{m.label:<10}{m.signature}")
+    if _suggest_space(space, table, args.lut):
+        return 1
     profiled = "protocol" in table.provenance
     target = args.lut if profiled else "my-device.json"
     print(f"fix: `oneshot lut profile --space {args.space or space.name} " + "".join(f"-o {o} " for o in args.option)
@@ -239,6 +248,8 @@ def run_show(args: argparse.Namespace) -> int:
     from oneshot.costs import cost_model
 
     space = _space(args)
+    if args.arch and table.provenance.get("architecture") and _missing_count(space, table):
+        return _show_one_network(space, table, args.arch)  # a per-network profile: no space bounds
     cost = cost_model(space, table, apply_correction=args.apply_correction)
     lo, hi = cost.bounds()["latency_ms"]
     print(f"space {space.name} {space.options}: latency {lo:.3f} .. {hi:.3f} ms")
@@ -254,6 +265,58 @@ def run_show(args: argparse.Namespace) -> int:
             e = table.lookup(op.signature(), slot.name, label)
             print(f"  {slot.name:<14}{label:<8}{(e.ms if e else 0.0):9.4f} ms  {op.signature()}")
     return 0
+
+
+def _missing_count(space, table) -> int:
+    from oneshot.latency.pricing import missing_entries
+
+    return len(missing_entries(space, table))
+
+
+def _show_one_network(space, table, arch_text: str) -> int:
+    """Price one architecture from a table that times only that network (e.g. a TFLite profile)."""
+    from oneshot.errors import LUTError
+    from oneshot.latency.pricing import slot_labels
+
+    arch = space.parse(arch_text)
+    rows, total = [], table.constant_ms
+    for slot, op in space.active_ops(arch):
+        label = slot_labels(space, slot)[0 if slot.dim is None else arch[slot.dim]]
+        e = table.lookup(op.signature(), slot.name, label)
+        if e is None and not op.is_identity:
+            raise LUTError(f"the table times architecture {table.provenance['architecture']}, not {arch_text}: "
+                           f"slot {slot.name} ({op.signature()}) is missing; pass --arch "
+                           f"{table.provenance['architecture']}")
+        total += e.ms if e else 0.0
+        rows.append((slot.name, label, e.ms if e else 0.0, op.signature()))
+    e2e = table.provenance.get("end_to_end_ms")
+    print(f"space {space.name} {space.options}: the table times one network ({_missing_count(space, table)} "
+          "other slot choices missing), so no bounds over the space")
+    print(f"architecture {space.encoding_key(arch)}: {total:.3f} ms (operator sum)"
+          + (f"; end-to-end {e2e:.3f} ms in the log" if e2e else ""))
+    for name, label, ms, sig in rows:
+        print(f"  {name:<14}{label:<8}{ms:9.4f} ms  {sig}")
+    return 0
+
+
+def _suggest_space(space, table, lut: str) -> bool:
+    """When the table prices under half of the space, name the registered space it fits best."""
+    from oneshot.latency.coverage import best_fits, space_fit
+
+    here = space_fit(space, table)
+    if here.fraction >= 0.5:
+        return False
+    fits = [f for f in best_fits(table) if f.matched > here.matched]
+    if not fits:
+        return False
+    best = fits[0]
+    print(f"wrong space? {lut} prices {here.matched} of {here.total} operators of {space.name}; it fits "
+          f"{best.space}{best.cli_options()} best ({best.matched} of {best.total} operators"
+          f"{', complete' if best.matched == best.total else ''})")
+    for other in fits[1:]:
+        print(f"  then {other.space}{other.cli_options()}: {other.matched} of {other.total}")
+    print(f"fix: `oneshot lut check --space {best.space}{best.cli_options()} --lut {lut}`")
+    return True
 
 
 def _latency_bounds(space, table) -> tuple[float, float]:

@@ -69,3 +69,34 @@ def test_search_names_a_missing_lut(tmp_path, capsys):
     assert main(["search", "--benchmark", "nas-bench-macro", "--lut", str(tmp_path / "missing.json"),
                  "--budget", "2", "--out", str(tmp_path / "run")]) == 2
     assert "--lut" in capsys.readouterr().err
+
+
+def test_check_names_the_space_a_table_fits(tmp_path, capsys):
+    from oneshot.cli.main import main
+
+    luts = Path(__file__).resolve().parents[2] / "oneshot" / "data" / "luts"
+    out = tmp_path / "ofa160.json"
+    assert main(["lut", "import", "--format", "ofa", str(luts / "ofa_note10_160_lookup_table.yaml"), "--space",
+                 "mobilenetv3", "-o", "resolution=160", "--out", str(out)]) == 0
+    capsys.readouterr()
+    assert main(["lut", "check", "--space", "proxylessnas", "--lut", str(out)]) == 1
+    text = capsys.readouterr().out
+    assert "prices 0 of 71 operators of proxylessnas" in text
+    assert "fits mobilenetv3 -o resolution=160 best (96 of 96 operators, complete)" in text
+    assert f"fix: `oneshot lut check --space mobilenetv3 -o resolution=160 --lut {out}`" in text
+    # the right space at the wrong size: the table's own stem size is a candidate
+    assert main(["lut", "check", "--space", "mobilenetv3", "--lut", str(out)]) == 1
+    assert "fits mobilenetv3 -o resolution=160 best" in capsys.readouterr().out
+
+
+def test_space_fit_counts_positional_entries():
+    from oneshot.latency.coverage import best_fits, space_fit
+    from oneshot.latency.formats import import_table
+    from oneshot.spaces import create_space
+
+    luts = Path(__file__).resolve().parents[2] / "oneshot" / "data" / "luts"
+    space = create_space("tunas-proxylessnas")
+    table = import_table("tunas", luts / "tunas_proxylessnas_search_pixel1_linear.json", space).table
+    fit = space_fit(space, table)
+    assert fit.matched == fit.total
+    assert best_fits(table)[0].space == "tunas-proxylessnas"

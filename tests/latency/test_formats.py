@@ -14,6 +14,7 @@ from oneshot.errors import LUTError
 from oneshot.latency import latency_table, missing_entries
 from oneshot.latency.formats import import_table
 from oneshot.latency.formats.tfnas import restricted_load
+from oneshot.latency.table import Entry
 from oneshot.spaces import create_space
 
 LUTS = Path(__file__).resolve().parents[2] / "oneshot" / "data" / "luts"
@@ -138,10 +139,20 @@ def test_s3nas_folder(tmp_path):
     (tmp_path / "base.json").write_text(json.dumps({"latency": 1.25}))
     result = import_table("s3nas", tmp_path, space)
     assert result.table.constant_ms == 1.25
-    missing = missing_entries(space, result.table)
-    assert {m.slot for m in missing} == {"stem", "head0", "pool", "classifier"}  # blocks only
+    # the base entry is one lump for the fixed slots (as OSNASLib's base_latency): coverage is complete
+    assert missing_entries(space, result.table) == []
+    assert {k for k, v in result.table.positional.items() if v == {"fixed": Entry(0.0)}} == \
+        {"stem", "head0", "pool", "classifier"}
+    assert any("one lump" in n for n in result.notes)
     op = next(op for op in space.distinct_ops() if op.kind == "mbconv")
     assert result.table.entries[op.signature()].ms == pytest.approx(op.mid / 100)
+    arch = space.sample(np.random.default_rng(0))
+    blocks = sum(op.mid / 100 for _, op in space.active_ops(arch) if op.kind == "mbconv")
+    assert latency_table(space, result.table).price_one(arch)["latency_ms"] == pytest.approx(1.25 + blocks)
+    # without a base entry the fixed parts stay missing, and check says so
+    (tmp_path / "base.json").unlink()
+    missing = missing_entries(space, import_table("s3nas", tmp_path, space).table)
+    assert {m.slot for m in missing} == {"stem", "head0", "pool", "classifier"}
 
 
 def test_osnaslib_positions(tmp_path, rng):
@@ -236,3 +247,71 @@ def test_non_finite_and_negative_latencies_are_refused(tmp_path):
                         .replace('"NaN"', "NaN").replace('"Infinity"', "Infinity"))
         with pytest.raises(LUTError, match="latency of op is"):
             load_table(path)
+
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+
+def test_proxylessnas_spatial_logits_is_pool_plus_classifier(tmp_path):
+    # mobile_trim.yaml grammar: integer expand ratios, `var`, no AvgPool2D, Logits on the 7x7 map
+    path = FIXTURES / "proxylessnas_mobile_trim.yaml"
+    raw = yaml.safe_load(path.read_text())
+    assert not any(k.startswith("AvgPool2D") for k in raw) and "Logits-input:7x7x1280-output:1000" in raw
+    space = create_space("proxylessnas")
+    result = import_table("proxylessnas", path, space)
+    assert missing_entries(space, result.table) == [] and not result.unmatched
+    t = result.table
+    assert t.entries["linear-in1x1x1280-out1000-s1-k1-relu-bias"].ms == raw["Logits-input:7x7x1280-output:1000"]["mean"]
+    assert t.entries["pool-in7x7x1280-out1280-s1-k1-relu"].ms == 0.0
+    assert any("pool + classifier" in n for n in result.notes)
+    stem = raw["Conv-input:224x224x3-output:112x112x32"]
+    assert t.entries[space.slots[0].ops[0].signature()].std == pytest.approx(stem["var"] ** 0.5)
+    # the network sum is exactly the published keys' sum (pool inside Logits)
+    lo, hi = latency_table(space, t).bounds()["latency_ms"]
+    assert 0 < lo < hi
+    arch = space.sample(np.random.default_rng(3))
+    priced = latency_table(space, t).price_one(arch)["latency_ms"]
+    by_hand = sum(e.ms for e in (t.lookup(op.signature()) for _, op in space.active_ops(arch)) if e)
+    assert priced == pytest.approx(by_hand)
+
+
+def test_spatial_logits_with_its_own_pool_key_is_not_split(tmp_path):
+    raw = yaml.safe_load((FIXTURES / "proxylessnas_mobile_trim.yaml").read_text())
+    raw["AvgPool2D-input:7x7x1280-output:1x1x1280"] = {"count": 5, "mean": 0.25, "var": 0.0}
+    raw["Logits-input:1x1x1280-output:1000"] = raw.pop("Logits-input:7x7x1280-output:1000")
+    path = tmp_path / "t.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    space = create_space("proxylessnas")
+    result = import_table("proxylessnas", path, space)
+    assert missing_entries(space, result.table) == []
+    assert result.table.entries["pool-in7x7x1280-out1280-s1-k1-relu"].ms == 0.25
+    assert not any("pool + classifier" in n for n in result.notes)
+
+
+def test_lut_show_gives_proxylessnas_bounds(tmp_path, capsys):
+    from oneshot.cli.main import main
+
+    out = tmp_path / "px.json"
+    assert main(["lut", "import", "--format", "proxylessnas", str(FIXTURES / "proxylessnas_mobile_trim.yaml"),
+                 "--space", "proxylessnas", "--out", str(out)]) == 0
+    assert main(["lut", "check", "--space", "proxylessnas", "--lut", str(out)]) == 0
+    assert main(["lut", "show", str(out), "--space", "proxylessnas"]) == 0
+    assert "space proxylessnas" in capsys.readouterr().out
+
+
+def test_s3nas_check_passes_and_says_lump(tmp_path, capsys):
+    from oneshot.cli.main import main
+
+    space = create_space("tiny")
+    folder = tmp_path / "s3"
+    (folder / "MBConvBlock").mkdir(parents=True)
+    for op in space.distinct_ops():
+        if op.kind == "mbconv":
+            name = f"r1_k{op.kernel}_s{op.stride}{op.stride}_e{op.mid // op.cin}_i{op.cin}_o{op.cout}_imgsize{op.in_hw}"
+            (folder / "MBConvBlock" / f"{name}.json").write_text(json.dumps({"latency": 0.1}))
+    (folder / "base.json").write_text(json.dumps({"latency": 2.0}))
+    out = tmp_path / "s3.json"
+    assert main(["lut", "import", "--format", "s3nas", str(folder), "--space", "tiny", "--out", str(out)]) == 0
+    assert main(["lut", "check", "--space", "tiny", "--lut", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "one lump" in text and "ok:" in text

@@ -6,6 +6,9 @@ Keys (see ``../shared/data/README.md``): ``Conv-input:RxRx3-output:FxFxC`` (stem
 ``AvgPool2D-...``, ``Conv_2-...`` (1x1 after the pool, MobileNetV3) and ``Logits-...``.
 The one trap: OFA's ``expand`` is the number of mid channels, ProxylessNAS's is the ratio
 (``dialect``: ``ofa`` / ``proxylessnas``; ``auto`` picks OFA when keys carry ``-se:``).
+ProxylessNAS tables have no ``AvgPool2D`` key: their ``Logits-input:7x7x1280-output:1000`` times
+the global pool and the classifier together, so a Logits key with a spatial input prices the
+classifier and the pool before it costs 0 (the import says so).
 """
 from __future__ import annotations
 
@@ -77,15 +80,39 @@ def read(path: str | os.PathLike, space: Any = None, dialect: str = "auto", **_:
             unknown.append(key)
         else:
             shapes[key] = shape
+    lumped = _split_spatial_logits(shapes, entries)
     result = match_shapes(space, shapes, entries)
-    result.unmatched += unknown
+    result.unmatched = [k for k in result.unmatched if k not in lumped.values()] + unknown
     result.table.provenance = source_provenance(
         path, dialect, statistic="published mean (ms)", expand_means="mid channels" if dialect == "ofa"
         else "expansion ratio", space={"name": space.name, "options": dict(space.options)})
+    for key in lumped:
+        if key not in result.unmatched:
+            result.notes.append(f"{key} times global pool + classifier together (no AvgPool2D key): "
+                                "its value prices the classifier, the pool costs 0 ms")
+    if lumped:
+        result.table.provenance["logits_includes_pool"] = sorted(lumped)
     if result.unmatched:
         result.notes.append(f"{len(result.unmatched)} key(s) of the table match no operator of {space.name} "
                             f"(first: {result.unmatched[0]})")
     return result
+
+
+def _split_spatial_logits(shapes: dict[str, Shape], entries: dict[str, Entry]) -> dict[str, str]:
+    """Rewrite each ``Logits`` key whose input is spatial (HxH, H > 1) as the classifier on the pooled
+    1x1 map plus a 0 ms pool, unless the table also times that pool itself (an ``AvgPool2D`` key).
+    Returns {Logits key: pseudo-key of its pool}."""
+    pools = {(s.cin, s.in_hw) for s in shapes.values() if s.kind == "pool"}
+    lumped = {}
+    for key, shape in list(shapes.items()):
+        if shape.kind != "linear" or shape.in_hw == 1 or (shape.cin, shape.in_hw) in pools:
+            continue
+        pool_key = f"{key}#pool"
+        shapes[key] = Shape("linear", shape.cin, shape.cout, 1)
+        shapes[pool_key] = Shape("pool", shape.cin, shape.cin, shape.in_hw)
+        entries[pool_key] = Entry(0.0)
+        lumped[key] = pool_key
+    return lumped
 
 
 @FORMATS.decorator("ofa", "OFA / ProxylessNAS YAML (`expanded_conv-input:...`); OFA's expand = mid channels")
