@@ -27,7 +27,7 @@ STAGE_KEYS = ("name", "width", "stride", "repeat", "names", "act", "depth", "dep
 RULE_KEYS = ("max_resolution", "stem_stride", "unstrided", "note")
 #: operator type -> the keys it accepts (besides ``type``, ``label``, ``at_first``)
 OP_KEYS = {
-    "mbconv": ("expand", "kernel", "se", "act", "groups", "expand_conv"),
+    "mbconv": ("expand", "kernel", "se", "se_base", "act", "groups", "expand_conv"),
     "skip": (),
     "shuffle": ("kernel", "mid", "act"),
     "xception": ("mid", "act"),
@@ -165,7 +165,10 @@ def _operator(c: _Checker, data: Any, path: str, act: str, extra: tuple[str, ...
             c.error(f"{path}.expand", "missing (required for mbconv)")
         op["expand"] = c.number(data, "expand", path, 1, 0.0, positive=True) if "expand" in data else None
         op["kernel"] = c.integer(data, "kernel", path, 3, odd=True)
-        op["se"] = c.number(data, "se", path, 0, 0.0, 1.0)
+        # SE width = make_divisible(se x base): base ``mid`` (the hidden width, MobileNetV3 / OFA) or
+        # ``input`` (the block's input width, TF-NAS: se 1 for e3, 2 for e6)
+        op["se_base"] = c.text(data, "se_base", path, "mid", ("mid", "input"))
+        op["se"] = c.number(data, "se", path, 0, 0.0, 1.0 if op["se_base"] != "input" else None)
         op["groups"] = c.integer(data, "groups", path, 1)
         op["expand_conv"] = c.boolean(data, "expand_conv", path, None)
     elif kind == "shuffle":
@@ -190,7 +193,8 @@ def _spec_of(op: dict[str, Any], cin: int, cout: int, stride: int) -> dict[str, 
     kind = op["type"]
     if kind == "mbconv":
         mid = int(round(cin * op["expand"]))
-        se = make_divisible(int(mid * op["se"]), SE_DIVISOR) if op["se"] else 0
+        base = cin if op.get("se_base") == "input" else mid
+        se = make_divisible(int(base * op["se"]), SE_DIVISOR) if op["se"] else 0
         expand_conv = op["expand"] != 1 if op["expand_conv"] is None else op["expand_conv"]
         return dict(kind="mbconv", cout=cout, stride=stride, kernel=op["kernel"], mid=mid, expand_conv=expand_conv,
                     se=se, act=op["act"], groups=op["groups"])
@@ -526,7 +530,24 @@ def spec_from_space(space: LayeredSpace, at_resolution: Callable[[int], LayeredS
     """A space file's mapping that rebuilds ``space`` (same slots, operators, dimensions, policy).
 
     ``at_resolution(r)`` builds the same space at resolution ``r``; with it the policy is written for
-    every resolution (probed 16..512 px), else only the space's own resolution's rule."""
+    every resolution (probed 16..512 px), else only the space's own resolution's rule. SE widths are
+    written relative to the hidden width (MobileNetV3, OFA) or, when that does not rebuild the
+    space, to the input width (TF-NAS): one convention for the whole file, so stages stay whole."""
+    try:
+        spec = _spec_from_space(space, at_resolution, "mid")
+    except ConfigError as exc:
+        raise ConfigError(f"space {space.name!r} has no space-file form ({exc}); use it by its name") from None
+    try:
+        back = space_from_spec(json.loads(json.dumps(spec)))
+        if [[o for o in sl.ops] for sl in back.slots] == [[o for o in sl.ops] for sl in space.slots]:
+            return spec
+    except ConfigError:
+        pass
+    return _spec_from_space(space, at_resolution, "input")
+
+
+def _spec_from_space(space: LayeredSpace, at_resolution: Callable[[int], LayeredSpace] | None,
+                     se_base: str) -> dict[str, Any]:
     slots = list(space.slots)
     if not slots or slots[0].name != "stem" or slots[0].ops[0].kind != "conv":
         raise ConfigError(f"space {space.name!r} does not start with a conv stem; it cannot be written as a file")
@@ -540,7 +561,7 @@ def spec_from_space(space: LayeredSpace, at_resolution: Callable[[int], LayeredS
     spec["policy"] = _write_policy(space, at_resolution)
     spec["stem"] = {"out": stem.cout, "act": stem.act, **({"kernel": stem.kernel} if stem.kernel != 3 else {})}
     unstrided = set(space.policy.unstrided)
-    spec["stages"] = _write_stages(space, body, unstrided)
+    spec["stages"] = _write_stages(space, body, unstrided, se_base)
     spec["head"] = _write_head(slots[head_start:])
     return spec
 
@@ -562,7 +583,7 @@ def _write_policy(space: LayeredSpace, at_resolution: Callable[[int], LayeredSpa
     return rules
 
 
-def _op_fields(op: OpSpec, declared_stride: int) -> dict[str, Any]:
+def _op_fields(op: OpSpec, declared_stride: int, se_base: str = "mid") -> dict[str, Any]:
     """The file form of one operator (what ``_operator`` reads), relative to its input width."""
     if op.kind == "mbconv":
         expand = op.mid / op.cin
@@ -571,9 +592,15 @@ def _op_fields(op: OpSpec, declared_stride: int) -> dict[str, Any]:
         if int(round(op.cin * out["expand"])) != op.mid:
             raise ConfigError(f"operator {op.signature()}: hidden width {op.mid} is not a ratio of {op.cin}")
         if op.se:
-            if make_divisible(int(op.mid * 0.25), SE_DIVISOR) != op.se:
-                raise ConfigError(f"operator {op.signature()}: SE width {op.se} is not make_divisible(mid / 4)")
-            out["se"] = 0.25
+            by_input = op.se / op.cin
+            input_ok = make_divisible(int(op.cin * by_input), SE_DIVISOR) == op.se
+            if make_divisible(int(op.mid * 0.25), SE_DIVISOR) == op.se and not (se_base == "input" and input_ok):
+                out["se"] = 0.25
+            elif input_ok:
+                out.update(se=int(by_input) if by_input.is_integer() else by_input, se_base="input")
+            else:
+                raise ConfigError(f"operator {op.signature()}: SE width {op.se} is neither make_divisible(mid / 4) "
+                                  f"nor a multiple of the input width")
         out["act"] = op.act
         if op.groups != 1:
             out["groups"] = op.groups
@@ -595,7 +622,7 @@ def _op_fields(op: OpSpec, declared_stride: int) -> dict[str, Any]:
     raise ConfigError(f"operator kind {op.kind!r} has no space-file form")
 
 
-def _write_stages(space: LayeredSpace, body: list, unstrided: set[str]) -> list[dict[str, Any]]:
+def _write_stages(space: LayeredSpace, body: list, unstrided: set[str], se_base: str = "mid") -> list[dict[str, Any]]:
     items: list[dict[str, Any]] = []
     current: dict[str, Any] | None = None  # the stage being extended, with private keys _first/_rest
     counter = 0
@@ -609,12 +636,12 @@ def _write_stages(space: LayeredSpace, body: list, unstrided: set[str]) -> list[
             if op.kind == "maxpool":
                 items.append({"fixed": slot.name, "stage": slot.stage, "type": "maxpool", "stride": stride})
                 continue
-            fields = _op_fields(op, stride)
+            fields = _op_fields(op, stride, se_base)
             items.append({"fixed": slot.name, **({"stage": slot.stage} if slot.stage else {}), **fields,
                           "out": op.cout, **({"stride": stride} if stride != 1 else {})})
             continue
         labels = space.dimensions[slot.dim].choices
-        choices = [{"label": lab, **_op_fields(op, stride)} for lab, op in zip(labels, slot.ops)]
+        choices = [{"label": lab, **_op_fields(op, stride, se_base)} for lab, op in zip(labels, slot.ops)]
         depth = slot.gate[0] if slot.gate else None
         if (current is not None and stride == 1 and slot.stage == current["name"] and slot.ops[0].cout == current["width"]
                 and _extends(current, choices, depth)):
