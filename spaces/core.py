@@ -204,10 +204,16 @@ class SearchSpace:
 
     def parse(self, text: str) -> Architecture:
         """Read an architecture from a key (``"01201122"``), a list (``"0,1,2"`` / ``"[0, 1]"``),
-        or the readable ``name=label`` form written by ``format``."""
+        or the readable ``name=label`` form written by ``format``; also the foreign forms of
+        ``arch_forms`` (TuNAS indices, OFA net.config / ks-e-d JSON files)."""
         s = text.strip()
         if not s:
             raise InvalidArchitectureError(f"empty architecture string for space {self.name!r}")
+        from .arch_forms import read_form
+
+        foreign = read_form(self, s)
+        if foreign is not None:
+            return foreign
         if "=" in s:
             given = dict(tok.split("=", 1) for tok in s.split())
             unknown = set(given) - {d.name for d in self.dimensions}

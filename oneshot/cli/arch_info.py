@@ -10,10 +10,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("arch-info", help="MACs, params and layers of one architecture",
                        description="Print MACs (conv + linear multiply-accumulates), params and the "
                                    "layer-by-layer choice of an architecture. ARCH is a key "
-                                   "('01201122'), comma-separated indices, 'random', or the name of a "
-                                   "reference architecture (e.g. mobilenet_v2).")
+                                   "('01201122'), comma-separated indices, 'random', the name of a "
+                                   "reference architecture (e.g. mobilenet_v2), a TuNAS indices string "
+                                   "(tunas-proxylessnas) or an OFA net.config / ks-e-d .json file (mobilenetv3).")
     p.add_argument("space", help="search space: a name (see `oneshot spaces`), a space file PATH.yaml|.json or package.module:factory; or a reference name alone")
-    p.add_argument("arch", nargs="?", help="architecture: key, indices, 'random', or a reference name")
+    p.add_argument("arch", nargs="?", help="architecture: key, indices, 'random', a reference name, TuNAS indices or an OFA .json file")
     p.add_argument("--option", "-o", action="append", default=[], metavar="KEY=VALUE",
                    help="space option, e.g. -o resolution=32")
     p.add_argument("--seed", type=int, default=0, help="seed for ARCH=random")
@@ -44,7 +45,12 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"give an architecture of {args.space!r}, or a reference name alone "
                          f"({', '.join(list_references())})")
     else:
-        space = create_space(args.space, **parse_key_values(args.option, "space option", "resolution=32"))
+        from oneshot.spaces.arch_forms import stated_options
+
+        options = parse_key_values(args.option, "space option", "resolution=32")
+        if args.arch != "random":  # an OFA file may state its resolution and width; -o still wins
+            options = {**stated_options(args.space, args.arch), **options}
+        space = create_space(args.space, **options)
         if args.arch == "random":
             arch = space.sample(np.random.default_rng(args.seed))
         else:
@@ -53,6 +59,10 @@ def run(args: argparse.Namespace) -> int:
     total = table.price_one(arch)
     print(f"space {space.name} {space.options}")
     print(f"architecture {space.encoding_key(arch)} (canonical {space.key(arch)})")
+    from oneshot.spaces.arch_forms import foreign_forms
+
+    for label, text in foreign_forms(space, arch):
+        print(f"{label}: {text}")
     print(f"MACs {total['macs'] / 1e6:.2f}M   params {total['params'] / 1e6:.3f}M ({int(total['params']):,})")
     print(f"{'slot':<14}{'choice':<10}{'operator':<56}{'MACs':>12}{'params':>12}")
     for name, op, cost in table.per_layer(arch):
