@@ -13,7 +13,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--from", dest="front", metavar="RUN/pareto.csv",
                      help="a search's pareto.csv (or its run directory); pick a row with --rank")
-    src.add_argument("--arch", help="architecture key / indices / name=label pairs (needs --supernet)")
+    src.add_argument("--arch", help="architecture key / indices / name=label pairs, TuNAS indices or an OFA .json file (needs --supernet)")
     p.add_argument("--rank", type=int, default=0, help="row of pareto.csv, 0-based (default 0)")
     p.add_argument("--supernet", metavar="CKPT",
                    help="supernet checkpoint (default with --from: the one the search recorded in search.json)")

@@ -80,7 +80,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     q = lsub.add_parser("show", help="provenance and entries of a table; per-layer latency of an architecture")
     q.add_argument("lut", help="table JSON")
     _space_args(q, required=False)
-    q.add_argument("--arch", help="with --space: an architecture (key, indices or 'random') to price")
+    q.add_argument("--arch", help="with --space: an architecture (key, indices, 'random', TuNAS indices or an OFA .json file) to price")
     q.add_argument("--apply-correction", action="store_true", help="apply the fitted correction")
     q.set_defaults(func=run_show)
 

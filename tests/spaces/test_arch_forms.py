@@ -269,3 +269,16 @@ def test_direct_decoders_name_the_source():
     with pytest.raises(EncodingError, match="^net.config: "):
         decode_net_config(space, {"name": "MobileNetV3", "blocks": []})
     assert decode_net_config(space, json.loads(NET_CONFIG.read_text())) == decode_ksed(space, KSED)
+
+
+def test_lut_show_prices_a_net_config(tmp_path, capsys):
+    from pathlib import Path
+
+    luts = Path(__file__).resolve().parents[2] / "oneshot" / "data" / "luts"
+    lut, net = tmp_path / "ofa.json", _write(tmp_path, net_config(**KSED, width=1.2), "net.config.json")
+    assert main(["lut", "import", "--format", "ofa", str(luts / "ofa_note10_224_lookup_table.yaml"),
+                 "--space", "mobilenetv3", "-o", "width=1.2", "--out", str(lut)]) == 0
+    capsys.readouterr()
+    assert main(["lut", "show", str(lut), "--space", "mobilenetv3", "-o", "width=1.2", "--arch", net]) == 0
+    space = create_space("mobilenetv3", width=1.2)
+    assert f"architecture {space.encoding_key(space.parse(net))}: " in capsys.readouterr().out
