@@ -17,6 +17,7 @@ from typing import Any, Callable
 from oneshot.errors import ConfigError
 
 from .builder import LayoutBuilder, make_divisible
+from .core import SearchSpace
 from .layout import ACTIVATIONS, LayeredSpace, OpSpec, ResolutionPolicy
 
 SUFFIXES = (".yaml", ".yml", ".json")
@@ -506,14 +507,23 @@ def load_space_file(path: str | Path, **options: Any) -> LayeredSpace:
     """Read, check and build the space of a YAML or JSON file (``--space PATH``)."""
     spec = read_space_file(path)
     if "dimensions" in spec and "stages" not in spec:  # a space.json of a model or run: to_json's form
-        from .core import space_from_json
-
-        if options and {**spec.get("options", {}), **options} != spec.get("options", {}):
-            spec = {**spec, "options": {**spec.get("options", {}), **options}}
-            spec.pop("dimensions")
-        return space_from_json(spec)
+        return space_from_recorded(spec, **options)
     spec.setdefault("name", Path(path).stem)
     return space_from_spec(spec, f"space file {path}", **options)
+
+
+def space_from_recorded(recorded: dict[str, Any], **options: Any) -> SearchSpace:
+    """Rebuild a space from its recorded description (``SearchSpace.to_json``), with ``options``
+    overriding the recorded ones (then the recorded dimensions are not required to match)."""
+    from .core import space_from_json
+
+    if options and {**recorded.get("options", {}), **options} != recorded.get("options", {}):
+        recorded = {**recorded, "options": {**recorded.get("options", {}), **options}}
+        recorded.pop("dimensions", None)
+    try:
+        return space_from_json(recorded)
+    except ValueError as exc:
+        raise ConfigError(f"space {recorded.get('name')!r}: {exc}") from None
 
 
 def file_options(path: str | Path) -> dict[str, Any]:
