@@ -82,12 +82,15 @@ class FixedSampler:
 
 
 def config_from_supernet(meta: dict[str, Any], overrides: dict[str, Any] | None = None):
-    """A ``TrainConfig`` on the supernet's space and data (its recorded config), with ``overrides``."""
+    """A ``TrainConfig`` on the supernet's space and data (its recorded config), with ``overrides``.
+
+    The space is the recorded one: by name, or by its recorded description where the name alone
+    does not rebuild it (a space file's space, whose file may be gone)."""
     from oneshot.training import TrainConfig
 
     base = dict(meta.get("config") or {})
     space = meta["space"]
-    base.update(space=space["name"], space_options=dict(space.get("options", {})), sampling="uniform", fair_paths=None)
+    base.update(space=space if "spec" in space else space["name"], space_options=dict(space.get("options", {})), sampling="uniform", fair_paths=None)
     if meta.get("data"):
         base.update(resolution=meta["data"].get("resolution"), data=meta["data"].get("spec", base.get("data")),
                     val_fraction=meta["data"].get("val_fraction", base.get("val_fraction", 0.1)))
@@ -268,7 +271,9 @@ def standalone_spec(space: Any, data_info: dict[str, Any], recipe: dict[str, Any
     kind, arg = parse_spec(spec)
     if kind in ("npz", "imagefolder", "cifar10", "cifar100"):
         spec = f"{kind}:{os.path.abspath(arg)}"
-    cfg.update(space=space.name, space_options=dict(space.options), data=spec,
+    from oneshot.spaces.registry import space_ref
+
+    cfg.update(space=space_ref(space), space_options=dict(space.options), data=spec,
                resolution=data_info.get("resolution", space.resolution),
                val_fraction=data_info.get("val_fraction", cfg.get("val_fraction", 0.1)),
                sampling="uniform", eval_paths=0, progress=False, device=cfg.get("device", "cpu"))

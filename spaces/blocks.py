@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .layout import OpSpec
+from .layout import OpSpec, mix_split
 
 
 def make_activation(name: str) -> nn.Module:
@@ -79,8 +79,33 @@ class ChannelShuffle(nn.Module):
         return x.reshape(b, self.groups, c // self.groups, h, w).transpose(1, 2).reshape(b, c, h, w)
 
 
+class MixDepthwise(nn.Module):
+    """MixConv (MixNet, Tan & Le 2019): the channels split into groups (``mix_split``), each group
+    a depthwise conv of its own kernel, the results concatenated; no bias (a BN follows)."""
+
+    def __init__(self, channels: int, kernels: tuple[int, ...], stride: int):
+        super().__init__()
+        self.splits = mix_split(channels, len(kernels))
+        self.convs = nn.ModuleList(nn.Conv2d(c, c, k, stride, k // 2, groups=c, bias=False)
+                                   for c, k in zip(self.splits, kernels))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        parts = torch.split(x, self.splits, 1)
+        return torch.cat([conv(part) for conv, part in zip(self.convs, parts)], 1)
+
+
+def depthwise_bn_act(spec: OpSpec) -> nn.Sequential:
+    """The MBConv's depthwise conv (one kernel, or MixConv's kernel list) + BN + activation."""
+    if not spec.kernels:
+        return conv_bn_act(spec.mid, spec.mid, spec.kernel, spec.stride, spec.act, groups=spec.mid)
+    layers: list[nn.Module] = [MixDepthwise(spec.mid, spec.kernels, spec.stride), nn.BatchNorm2d(spec.mid)]
+    if spec.act != "none":
+        layers.append(make_activation(spec.act))
+    return nn.Sequential(*layers)
+
+
 class MBConv(nn.Module):
-    """Inverted residual: [1x1 expand + BN + act] -> dw kxk + BN + act -> [SE] -> 1x1 + BN."""
+    """Inverted residual: [1x1 expand + BN + act] -> dw kxk (or MixConv) + BN + act -> [SE] -> 1x1 + BN."""
 
     def __init__(self, spec: OpSpec):
         super().__init__()
@@ -90,7 +115,7 @@ class MBConv(nn.Module):
             if spec.groups > 1:
                 # FBNet's grouped 1x1s: shuffle so the two groups mix before the depthwise conv
                 layers.append(ChannelShuffle(spec.groups))
-        layers.append(conv_bn_act(spec.mid, spec.mid, spec.kernel, spec.stride, spec.act, groups=spec.mid))
+        layers.append(depthwise_bn_act(spec))
         if spec.se:
             layers.append(SqueezeExcite(spec.mid, spec.se))
         layers.append(conv_bn_act(spec.mid, spec.cout, 1, 1, "none", groups=spec.groups))

@@ -184,7 +184,7 @@ class BlockString:
 
 
 def _layer_of(op: OpSpec, where: str) -> BlockString:
-    if op.kind != "mbconv" or op.groups != 1 or op.expand_conv != (op.mid != op.cin):
+    if op.kind != "mbconv" or op.groups != 1 or op.expand_conv != (op.mid != op.cin) or op.kernels:
         raise EncodingError(f"{where}: operator {op.signature()} has no block-string form (only plain "
                             "MBConvs and identities do)")
     expand = op.mid / op.cin
@@ -193,7 +193,7 @@ def _layer_of(op: OpSpec, where: str) -> BlockString:
 
 
 def _matches(op: OpSpec, layer: BlockString) -> bool:
-    if op.kind != "mbconv" or op.groups != 1 or op.expand_conv != (op.mid != op.cin):
+    if op.kind != "mbconv" or op.groups != 1 or op.expand_conv != (op.mid != op.cin) or op.kernels:
         return False
     if (op.kernel, op.stride, op.cin, op.cout) != (layer.kernel, layer.stride, layer.cin, layer.cout):
         return False

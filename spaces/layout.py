@@ -20,7 +20,7 @@ ACTIVATIONS = ("relu", "relu6", "hswish", "swish", "none")
 #: operator kinds understood by ``spaces.blocks.make_op``
 OP_KINDS = (
     "conv",          # kxk conv (+BN) (+act)
-    "mbconv",        # inverted residual: [1x1 expand] -> dw kxk -> [SE] -> 1x1 project
+    "mbconv",        # inverted residual: [1x1 expand] -> dw kxk (or MixConv) -> [SE] -> 1x1 project
     "skip",          # identity when shape is kept, else 1x1 conv + BN (stated per space)
     "shuffle",       # ShuffleNetV2 unit with a kxk depthwise conv
     "shuffle_xception",  # SPOS Xception-like unit: three (dw3x3 + 1x1) in the main branch
@@ -33,6 +33,13 @@ OP_KINDS = (
     "resblock",      # NAS-Bench-201 residual reduction: two ReLU-conv-BN + (avg-pool 2, 1x1 conv) shortcut
     "bn",            # BN (+act) alone (NAS-Bench-201's last BN-ReLU before the pool)
 )
+
+
+def mix_split(channels: int, groups: int) -> list[int]:
+    """MixConv's channel groups (MixNet): equal parts, the remainder to the first group."""
+    split = [channels // groups] * groups
+    split[0] += channels - sum(split)
+    return split
 
 
 def conv_out(hw: int, stride: int) -> int:
@@ -57,12 +64,28 @@ class OpSpec:
     groups: int = 1         # groups of the 1x1 convs (FBNet's group-2 variants)
     bn: bool = True
     bias: bool = False
+    #: mbconv: MixConv kernels of the depthwise conv (MixNet; ``kernel`` is their largest); () = one kernel
+    kernels: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         if self.kind not in OP_KINDS:
             raise ValueError(f"unknown operator kind {self.kind!r}; valid: {', '.join(OP_KINDS)}")
         if self.act not in ACTIVATIONS:
             raise ValueError(f"unknown activation {self.act!r}; valid: {', '.join(ACTIVATIONS)}")
+        if self.kernels:
+            object.__setattr__(self, "kernels", tuple(int(k) for k in self.kernels))
+            self._check_mixconv()
+
+    def _check_mixconv(self) -> None:
+        ks = self.kernels
+        if self.kind != "mbconv":
+            raise ValueError(f"MixConv kernels {list(ks)} belong to an mbconv, not a {self.kind}")
+        if len(ks) < 2 or any(k < 1 or k % 2 == 0 for k in ks):
+            raise ValueError(f"MixConv kernels {list(ks)}: give two or more odd kernel sizes")
+        if self.kernel != max(ks):
+            raise ValueError(f"MixConv kernels {list(ks)}: kernel must be their largest, {max(ks)}, not {self.kernel}")
+        if self.mid < len(ks):
+            raise ValueError(f"MixConv kernels {list(ks)} need at least {len(ks)} hidden channels, not {self.mid}")
 
     @property
     def out_hw(self) -> int:
@@ -83,6 +106,8 @@ class OpSpec:
         """Stable string naming everything that determines cost; equal signatures cost the same."""
         parts = [self.kind, f"in{self.in_hw}x{self.in_hw}x{self.cin}", f"out{self.cout}", f"s{self.stride}",
                  f"k{self.kernel}"]
+        if self.kernels:
+            parts.append("mix" + "_".join(map(str, self.kernels)))
         if self.mid:
             parts.append(f"mid{self.mid}")
         if self.kind == "mbconv" and not self.expand_conv:
@@ -99,7 +124,12 @@ class OpSpec:
         return "-".join(parts)
 
     def to_json(self) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+        out = {k: getattr(self, k) for k in self.__dataclass_fields__}
+        if self.kernels:
+            out["kernels"] = list(self.kernels)
+        else:
+            del out["kernels"]  # unchanged form for single-kernel operators
+        return out
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
-from typing import Any, Callable
+from typing import Any, Callable, Union
 
 from oneshot.errors import ConfigError
 from oneshot.registry import Registry
@@ -61,21 +61,44 @@ def _factory(target: str) -> Callable[..., SearchSpace]:
     return SPACES.get(target)
 
 
-def space_options(name: str) -> dict[str, Any]:
-    """The options a space accepts, with their defaults (a name, a space file or a plugin target)."""
+#: What ``--space`` / ``TrainConfig.space`` may hold: a name, a space file, a plugin target, or a
+#: recorded description (``SearchSpace.to_json()``: rebuilds a file space without its file).
+SpaceRef = Union[str, dict]
+
+
+def space_label(target: SpaceRef) -> str:
+    """A short name of ``target`` for messages (a recorded description by its name)."""
+    return str(target.get("name", "?")) if isinstance(target, dict) else str(target)
+
+
+def space_ref(space: SearchSpace) -> SpaceRef:
+    """What rebuilds ``space`` anywhere: its name, or its recorded description when the name alone
+    does not (a space file's space)."""
+    data = space.to_json()
+    return data if "spec" in data else space.name
+
+
+def space_options(name: SpaceRef) -> dict[str, Any]:
+    """The options a space accepts, with their defaults (a name, a space file, a plugin target or a
+    recorded description)."""
     from .spec_file import file_options, is_space_file
 
+    if isinstance(name, dict):
+        return dict(name.get("options", {}))
     if is_space_file(name):
         return file_options(name)
     sig = inspect.signature(_factory(name))
     return {p.name: p.default for p in sig.parameters.values()}
 
 
-def create_space(name: str, **options: Any) -> SearchSpace:
-    """Build a space from a registered name, a space file (``.yaml``/``.yml``/``.json``) or a plugin
-    ``package.module:factory``; unknown names and options get errors listing the valid ones."""
-    from .spec_file import is_space_file, load_space_file
+def create_space(name: SpaceRef, **options: Any) -> SearchSpace:
+    """Build a space from a registered name, a space file (``.yaml``/``.yml``/``.json``), a plugin
+    ``package.module:factory`` or a recorded description (``SearchSpace.to_json()``); unknown names
+    and options get errors listing the valid ones."""
+    from .spec_file import is_space_file, load_space_file, space_from_recorded
 
+    if isinstance(name, dict):
+        return space_from_recorded(name, **options)
     if is_space_file(name):
         return load_space_file(name, **options)
     factory = _factory(name)

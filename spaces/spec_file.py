@@ -17,6 +17,7 @@ from typing import Any, Callable
 from oneshot.errors import ConfigError
 
 from .builder import LayoutBuilder, make_divisible
+from .core import SearchSpace
 from .layout import ACTIVATIONS, LayeredSpace, OpSpec, ResolutionPolicy
 
 SUFFIXES = (".yaml", ".yml", ".json")
@@ -142,7 +143,8 @@ def _label(op: dict[str, Any]) -> str:
     if kind == "mbconv":
         e = op["expand"]
         e = int(e) if float(e).is_integer() else e
-        return f"e{e}k{op['kernel']}" + ("se" if op.get("se") else "") + (f"g{op['groups']}" if op.get("groups", 1) > 1 else "")
+        k = "_".join(map(str, op["kernel"])) if isinstance(op["kernel"], list) else op["kernel"]
+        return f"e{e}k{k}" + ("se" if op.get("se") else "") + (f"g{op['groups']}" if op.get("groups", 1) > 1 else "")
     if kind in ("shuffle", "conv"):
         return f"{kind}{op.get('kernel', 3)}"
     return kind
@@ -164,7 +166,8 @@ def _operator(c: _Checker, data: Any, path: str, act: str, extra: tuple[str, ...
         if "expand" not in data:
             c.error(f"{path}.expand", "missing (required for mbconv)")
         op["expand"] = c.number(data, "expand", path, 1, 0.0, positive=True) if "expand" in data else None
-        op["kernel"] = c.integer(data, "kernel", path, 3, odd=True)
+        op["kernel"] = _kernels(c, data, path) if isinstance(data.get("kernel"), list) \
+            else c.integer(data, "kernel", path, 3, odd=True)
         # SE width = make_divisible(se x base): base ``mid`` (the hidden width, MobileNetV3 / OFA) or
         # ``input`` (the block's input width, TF-NAS: se 1 for e3, 2 for e6)
         op["se_base"] = c.text(data, "se_base", path, "mid", ("mid", "input"))
@@ -188,6 +191,17 @@ def _operator(c: _Checker, data: Any, path: str, act: str, extra: tuple[str, ...
     return op
 
 
+def _kernels(c: _Checker, data: dict, path: str) -> list[int] | None:
+    """A MixConv kernel list (``kernel: [3, 5, 7]``): two or more odd sizes, or None after an error."""
+    given = data["kernel"]
+    if len(given) < 2:
+        c.error(f"{path}.kernel", f"{given!r}: a MixConv kernel list needs two or more kernels "
+                                  "(one kernel: write it as a number)")
+        return None
+    ks = [c.integer({f"kernel[{i}]": k}, f"kernel[{i}]", path, odd=True) for i, k in enumerate(given)]
+    return None if any(k is None for k in ks) else ks
+
+
 def _spec_of(op: dict[str, Any], cin: int, cout: int, stride: int) -> dict[str, Any]:
     """The ``OpSpec`` keyword arguments (without cin / in_hw) of a checked operator at a position."""
     kind = op["type"]
@@ -196,8 +210,9 @@ def _spec_of(op: dict[str, Any], cin: int, cout: int, stride: int) -> dict[str, 
         base = cin if op.get("se_base") == "input" else mid
         se = make_divisible(int(base * op["se"]), SE_DIVISOR) if op["se"] else 0
         expand_conv = op["expand"] != 1 if op["expand_conv"] is None else op["expand_conv"]
-        return dict(kind="mbconv", cout=cout, stride=stride, kernel=op["kernel"], mid=mid, expand_conv=expand_conv,
-                    se=se, act=op["act"], groups=op["groups"])
+        kernels = tuple(op["kernel"]) if isinstance(op["kernel"], list) else ()
+        return dict(kind="mbconv", cout=cout, stride=stride, kernel=max(kernels) if kernels else op["kernel"],
+                    kernels=kernels, mid=mid, expand_conv=expand_conv, se=se, act=op["act"], groups=op["groups"])
     if kind == "skip":
         return dict(kind="skip", cout=cout, stride=stride)
     if kind in ("shuffle", "xception"):
@@ -216,6 +231,8 @@ def _shape_problem(op: dict[str, Any], cin: int, cout: int, stride: int, spec: d
             return f"expand {op['expand']} x {cin} input channels gives no hidden channels"
         if not spec["expand_conv"] and spec["mid"] != cin:
             return f"without the 1x1 expansion the hidden width must equal the input ({cin}), so expand must be 1"
+        if spec["kernels"] and spec["mid"] < len(spec["kernels"]):
+            return f"MixConv splits the hidden width {spec['mid']} into {len(spec['kernels'])} groups: too few channels"
         if groups > 1 and (cin % groups or spec["mid"] % groups or cout % groups):
             return f"groups {groups} must divide the input ({cin}), hidden ({spec['mid']}) and output ({cout}) widths"
     if kind == "conv" and groups > 1 and (cin % groups or cout % groups):
@@ -506,14 +523,23 @@ def load_space_file(path: str | Path, **options: Any) -> LayeredSpace:
     """Read, check and build the space of a YAML or JSON file (``--space PATH``)."""
     spec = read_space_file(path)
     if "dimensions" in spec and "stages" not in spec:  # a space.json of a model or run: to_json's form
-        from .core import space_from_json
-
-        if options and {**spec.get("options", {}), **options} != spec.get("options", {}):
-            spec = {**spec, "options": {**spec.get("options", {}), **options}}
-            spec.pop("dimensions")
-        return space_from_json(spec)
+        return space_from_recorded(spec, **options)
     spec.setdefault("name", Path(path).stem)
     return space_from_spec(spec, f"space file {path}", **options)
+
+
+def space_from_recorded(recorded: dict[str, Any], **options: Any) -> SearchSpace:
+    """Rebuild a space from its recorded description (``SearchSpace.to_json``), with ``options``
+    overriding the recorded ones (then the recorded dimensions are not required to match)."""
+    from .core import space_from_json
+
+    if options and {**recorded.get("options", {}), **options} != recorded.get("options", {}):
+        recorded = {**recorded, "options": {**recorded.get("options", {}), **options}}
+        recorded.pop("dimensions", None)
+    try:
+        return space_from_json(recorded)
+    except ValueError as exc:
+        raise ConfigError(f"space {recorded.get('name')!r}: {exc}") from None
 
 
 def file_options(path: str | Path) -> dict[str, Any]:
@@ -588,7 +614,7 @@ def _op_fields(op: OpSpec, declared_stride: int, se_base: str = "mid") -> dict[s
     if op.kind == "mbconv":
         expand = op.mid / op.cin
         out: dict[str, Any] = {"type": "mbconv", "expand": int(expand) if expand.is_integer() else expand,
-                               "kernel": op.kernel}
+                               "kernel": list(op.kernels) if op.kernels else op.kernel}
         if int(round(op.cin * out["expand"])) != op.mid:
             raise ConfigError(f"operator {op.signature()}: hidden width {op.mid} is not a ratio of {op.cin}")
         if op.se:

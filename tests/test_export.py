@@ -138,3 +138,41 @@ def test_weights_outside_the_directory_or_needing_code_are_refused(tiny_export, 
     (target / ARCH_FILE).write_text(_json.dumps(record))
     with pytest.raises(ConfigError, match="code execution"):
         load_model(target, verify=False)
+
+
+#: every NAS-Bench-201 edge op, `none` included (the cell's zero edge)
+NB201_ARCH = "|nor_conv_3x3~0|+|none~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_1x1~1|nor_conv_3x3~2|"
+
+
+def test_nas_bench_201_export_torchscript_onnx_and_load(tmp_path, capsys):
+    """`oneshot export --arch '|...|'` of a nas-bench-201 network: TorchScript (at another batch size),
+    ONNX and load_model all compute the supernet's path."""
+    from oneshot.checkpoint import save_checkpoint
+    from oneshot.cli.main import main
+
+    torch.set_num_threads(1)
+    space = create_space("nas-bench-201")
+    supernet = _trained_looking_supernet(space, seed=2)
+    ckpt = tmp_path / "supernet.pt"
+    save_checkpoint(ckpt, {"space": space.to_json(), "model": supernet.state_dict(), "config": {"epochs": 0},
+                           "data": {"spec": "digits", "mean": [0.1] * 3, "std": [0.3] * 3}, "versions": {}, "epoch": 0})
+    onnx_flag = "yes" if onnx_available() else "no"
+    assert main(["export", "--arch", NB201_ARCH, "--supernet", str(ckpt), "--out", str(tmp_path / "m"),
+                 "--onnx", onnx_flag]) == 0
+    arch = space.parse(NB201_ARCH)
+    assert json.loads((tmp_path / "m" / ARCH_FILE).read_text())["readable"] == NB201_ARCH
+    x = torch.randn(3, 3, 32, 32, generator=torch.Generator().manual_seed(5))
+    with torch.no_grad():
+        expected = supernet(x, arch)
+        model = load_model(tmp_path / "m")
+        assert model.arch == tuple(arch) and torch.equal(model(x), expected)
+        scripted = torch.jit.load(str(tmp_path / "m" / TORCHSCRIPT_FILE))
+        assert torch.allclose(scripted(x), expected, atol=1e-5)
+    if onnx_available():
+        import onnx
+        from onnx.reference import ReferenceEvaluator
+
+        proto = onnx.load(str(tmp_path / "m" / ONNX_FILE))
+        onnx.checker.check_model(proto)
+        got = ReferenceEvaluator(proto).run(None, {"input": x[:2].numpy()})[0]
+        np.testing.assert_allclose(got, expected[:2].numpy(), atol=1e-4, rtol=1e-4)

@@ -83,3 +83,24 @@ def test_cli_errors_are_one_line(tmp_path, capsys):
     assert main(["train-arch", "--out", str(tmp_path / "x"), "--resume"]) == 2
     assert "arch_train.json" in capsys.readouterr().err
     assert main(["train-arch", "--arch", ARCH, "--init", "inherit", "--out", str(tmp_path / "y")]) == 2
+
+
+def test_standalone_spec_of_a_file_space_rebuilds_without_the_file(tmp_path):
+    """eval-ranking's standalone evaluator spec carries a file space's recorded description."""
+    import shutil
+    from pathlib import Path
+
+    from oneshot.spaces import create_space
+    from oneshot.standalone import standalone_spec
+    from oneshot.training import TrainConfig
+    from oneshot.training.loop import build_space
+
+    path = tmp_path / "se.yaml"
+    shutil.copy(Path(__file__).resolve().parent.parent / "docs" / "examples" / "se_mbconv3.yaml", path)
+    space = create_space(str(path), resolution=16)
+    spec = standalone_spec(space, {"spec": "digits", "resolution": 16})
+    path.unlink()
+    config = TrainConfig.from_dict(spec.options["config"])
+    assert isinstance(config.space, dict) and config.space["spec"]["name"] == "se-mbconv3"
+    rebuilt, resolution = build_space(config, "digits")
+    assert resolution == 16 and rebuilt.fingerprint() == space.fingerprint()

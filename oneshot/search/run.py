@@ -121,6 +121,22 @@ def _comparable(key: str, value: Any) -> Any:
     return value
 
 
+def _files_changed(saved: Any, now: dict[str, Any]) -> str:
+    """The identity's files that differ, as one phrase (``benchmark /x.csv changed since ...``)."""
+    saved = saved if isinstance(saved, dict) else {}
+    parts = []
+    for name in sorted(set(saved) | set(now)):
+        old, new = saved.get(name), now.get(name)
+        if old == new:
+            continue
+        if old and new and old.get("path") == new.get("path"):
+            parts.append(f"{name} {new['path']} changed since the run started (sha256 {str(old.get('sha256'))[:12]} "
+                         f"now {str(new.get('sha256'))[:12]})")
+        else:
+            parts.append(f"{name}: saved {(old or {}).get('path')!r} vs now {(new or {}).get('path')!r}")
+    return "; ".join(parts)
+
+
 class SearchRun:
     """One search writing into ``config.out``; ``run()`` returns the summary also saved in search.json."""
 
@@ -166,7 +182,8 @@ class SearchRun:
         """What must match for --resume to continue this run (budget and workers may change)."""
         c = self.config
         files = {}
-        for name, path in (("supernet", c.supernet), ("lut", c.lut)):
+        benchmark = c.evaluator.options.get("path") if c.evaluator.kind == "table" else None
+        for name, path in (("supernet", c.supernet), ("lut", c.lut), ("benchmark", benchmark)):
             if path:
                 files[name] = {"path": os.path.abspath(path), "sha256": file_sha256(path)}
         return {"space": space.to_json(), "space_fingerprint": space.fingerprint(),
@@ -192,7 +209,8 @@ class SearchRun:
             raise CheckpointError(f"{meta_path} is not a oneshot search record (format {FORMAT})")
         diffs = [k for k in identity if _comparable(k, saved["identity"].get(k)) != _comparable(k, identity[k])]
         if diffs:
-            detail = "; ".join(f"{k}: saved {saved['identity'].get(k)!r} vs now {identity[k]!r}"
+            detail = "; ".join(_files_changed(saved["identity"].get(k), identity[k]) if k == "files"
+                               else f"{k}: saved {saved['identity'].get(k)!r} vs now {identity[k]!r}"
                                for k in diffs if k != "space")
             raise ConfigError(f"cannot resume {self.out}: it was started with different settings "
                               f"({', '.join(diffs)}{': ' + detail if detail else ''}); use the same options "

@@ -21,7 +21,7 @@ DEVICES = ("cpu", "cuda", "auto")
 class TrainConfig:
     """Resolved training configuration (saved in every checkpoint and as ``config.yaml``)."""
 
-    space: str = "tiny"
+    space: Any = "tiny"               # a name, space file or plugin, or a recorded description (dict)
     space_options: dict[str, Any] = field(default_factory=dict)
     data: str = "digits"
     resolution: int | None = None     # None: the dataset's default (16 for digits, 32 otherwise)
@@ -83,6 +83,8 @@ class TrainConfig:
         need(self.resolution is None or (isinstance(self.resolution, int) and self.resolution >= 8),
              f"--resolution must be an integer >= 8, got {self.resolution!r}")
         need(self.threads is None or self.threads >= 1, f"--threads must be >= 1, got {self.threads}")
+        need(isinstance(self.space, str) or (isinstance(self.space, dict) and "name" in self.space),
+             "space must be a space name, file or plugin target, or a recorded space description")
         need(isinstance(self.space_options, dict), "space_options must be a mapping of option -> value")
         return self
 

@@ -31,7 +31,7 @@ from oneshot.data.sources import DEFAULT_RESOLUTION
 from oneshot.errors import CheckpointError, ConfigError
 from oneshot.sampling import create_sampler, fixed_paths
 from oneshot.spaces.core import space_from_json
-from oneshot.spaces.registry import create_space, space_options
+from oneshot.spaces.registry import create_space, space_label, space_options
 from oneshot.supernet import Supernet
 
 from . import distributed as D
@@ -77,7 +77,7 @@ def build_space(config: TrainConfig, data_kind: str):
         opts["resolution"] = int(resolution)
     space = create_space(config.space, **opts)
     if resolution is not None and int(resolution) != space.resolution:
-        raise ConfigError(f"space {config.space!r} is fixed at resolution {space.resolution}, not {resolution}; "
+        raise ConfigError(f"space {space_label(config.space)!r} is fixed at resolution {space.resolution}, not {resolution}; "
                           f"drop --resolution or use --resolution {space.resolution}")
     return space, space.resolution
 

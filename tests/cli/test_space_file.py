@@ -5,6 +5,7 @@ import json
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from oneshot.cli.main import main
@@ -69,3 +70,28 @@ def test_yaml_space_train_profile_search_export_load_without_the_file(tmp_path, 
         assert model(torch.randn(2, 3, 16, 16)).shape == (2, 10)
     recorded = json.loads((tmp_path / "model" / "space.json").read_text())
     assert recorded["spec"]["name"] == "se-mbconv3"
+
+
+def test_train_arch_from_a_file_space_supernet_without_the_file(tmp_path, capsys):
+    """train-arch --supernet rebuilds a file space from the checkpoint's recorded description."""
+    from oneshot.export import load_model
+
+    space_file = tmp_path / "se_mbconv3.yaml"
+    shutil.copy(EXAMPLE, space_file)
+    sn = tmp_path / "sn"
+    assert main(["train-supernet", "--space", str(space_file), "--data", "digits", "--epochs", "1", "--device", "cpu",
+                 "--eval-paths", "1", "--bn-calib-images", "32", "--batch-size", "64", "--out", str(sn),
+                 "--no-progress"]) == 0
+    space = create_space(str(space_file), resolution=16)
+    arch = space.encoding_key(space.sample(np.random.default_rng(0)))
+    space_file.unlink()
+    capsys.readouterr()
+    out = tmp_path / "arch"
+    assert main(["train-arch", "--supernet", str(sn / "supernet.pt"), "--arch", arch, "--epochs", "1",
+                 "--bn-calib-images", "32", "--batch-size", "64", "--out", str(out), "--no-progress"]) == 0
+    assert f"{arch} after 1 epochs" in capsys.readouterr().out
+    model = load_model(out / "model")
+    assert model.space_name == "se-mbconv3"
+    recorded = json.loads((out / "arch_train.json").read_text())["space"]
+    assert recorded["spec"]["name"] == "se-mbconv3"
+    assert main(["train-arch", "--out", str(out), "--resume", "--epochs", "2", "--no-progress"]) == 0

@@ -58,7 +58,10 @@ def expected_core(op: OpSpec) -> list[tuple[str, ...]]:
         return [("CONV_2D",)]
     if op.kind == "mbconv":
         seq = [("CONV_2D",)] if op.expand_conv else []
-        seq.append(("DEPTHWISE_CONV_2D",))
+        if op.kernels:  # MixConv: split, one depthwise conv per kernel, concatenate
+            seq += [("SPLIT_V", "SPLIT")] + [("DEPTHWISE_CONV_2D",)] * len(op.kernels) + [("CONCATENATION",)]
+        else:
+            seq.append(("DEPTHWISE_CONV_2D",))
         if op.se:
             seq += [POOLS, ("CONV_2D",), ("CONV_2D",), ("MUL",)]
         # the residual ADD marks where a block ends, so a profile shifted by a block is caught early
