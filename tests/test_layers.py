@@ -106,3 +106,16 @@ def test_each_package_imports_alone():
     with ThreadPoolExecutor(2) as pool:
         failures = [r for r in pool.map(_import_alone, packages) if r[1] != 0]
     assert not failures, failures
+
+
+def test_no_function_is_longer_than_80_lines():
+    """Long functions are split along their sections (issue 14's bar), so each reads on one screen."""
+    long = []
+    for root in SOURCES.values():
+        for path in sorted(root.rglob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text(), str(path))):
+                if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                    lines = node.end_lineno - node.lineno + 1
+                    if lines > 80:
+                        long.append(f"{path.relative_to(ROOT)}:{node.lineno} {node.name} ({lines} lines)")
+    assert not long, "split these along their sections:\n" + "\n".join(long)
