@@ -6,7 +6,8 @@ Every mistake in a file is reported on its own line naming the key path
 layered space (every built-in) as such a file; reading it back gives the same slots, operators,
 dimensions and resolution policy. The file's description is recorded in ``space.to_json()``
 (``"spec"``), so checkpoints, LUTs, runs and exported models rebuild the space without the file.
-The format is documented in docs/spaces.md ("Define your own space").
+A file with a top-level ``cell:`` section describes a NAS-Bench-201-style cell space instead
+(``spaces/cell_file.py``). The format is documented in docs/spaces.md ("Define your own space").
 """
 from __future__ import annotations
 
@@ -86,6 +87,13 @@ class _Checker:
             if key not in data:
                 self.error(f"{path}.{key}" if path else key, "missing (required)")
         return True
+
+    def raise_errors(self, source: str) -> None:
+        """Raise the mistakes found (if any) as one ``ConfigError``, one line each."""
+        if self.errors:
+            head = f"{source}: {len(self.errors)} mistake(s)" if len(self.errors) > 1 else source
+            raise ConfigError(head + (":\n  " + "\n  ".join(self.errors) if len(self.errors) > 1
+                                      else f": {self.errors[0]}"))
 
     def integer(self, data: dict, key: str, path: str, default: Any = None, low: int = 1,
                 odd: bool = False) -> int | None:
@@ -276,22 +284,15 @@ def space_from_spec(spec: dict[str, Any], source: str = "space file", **options:
     """Check ``spec`` (a space file's mapping) and build its space; ``options`` (``resolution``,
     ``num_classes``, where the file's ``options`` allow them) override the file's values. All
     mistakes are raised together as one ``ConfigError``, one line each."""
+    if isinstance(spec, dict) and "cell" in spec:  # a cell-based space (spaces/cell_file.py)
+        from .cell_file import space_from_cell_spec
+
+        return space_from_cell_spec(spec, source, **options)
     c = _Checker()
     c.keys(spec, "", TOP_KEYS, required=("stem", "stages", "head"))
     if not isinstance(spec, dict):
         raise ConfigError(f"{source}: {c.errors[0]}")
-    name = c.text(spec, "name", "", "custom") or "custom"
-    allowed = spec.get("options", list(OPTIONS))
-    if not isinstance(allowed, list) or not set(allowed) <= set(OPTIONS):
-        c.error("options", f"{allowed!r}: list which of {', '.join(OPTIONS)} `-o` may set")
-        allowed = list(OPTIONS)
-    for key in options:
-        if key not in allowed:
-            raise ConfigError(f"space {name!r} ({source}) has no option {key!r}; valid options: "
-                              + (", ".join(f"{k} (default {spec.get(k)!r})" for k in allowed) or "none"))
-    values = {k: options.get(k, spec.get(k, DEFAULTS[k])) for k in OPTIONS}
-    resolution = c.integer(values, "resolution", "", low=8)
-    classes = c.integer(values, "num_classes", "", low=2)
+    name, allowed, resolution, classes = _options(c, spec, source, options)
     rules = _policy_rules(c, spec.get("policy", {"stem_stride": 1}))
     rule = _choose_rule(c, rules, resolution or 32)
     policy = ResolutionPolicy(resolution or 32, rule["stem_stride"], tuple(rule["unstrided"]),
@@ -328,14 +329,28 @@ def space_from_spec(spec: dict[str, Any], source: str = "space file", **options:
                 c.error(f"{rule_['path']}.unstrided[{j}]", f"slot {slot!r} has stride 1 already")
     if not c.errors and len(b.dimensions) == 0:
         c.error("stages", "no searchable slot: give at least one stage with choices")
-    if c.errors:
-        head = f"{source}: {len(c.errors)} mistake(s)" if len(c.errors) > 1 else source
-        raise ConfigError(head + (":\n  " + "\n  ".join(c.errors) if len(c.errors) > 1 else f": {c.errors[0]}"))
+    c.raise_errors(source)
     opts = {k: v for k, v in (("resolution", resolution), ("num_classes", classes)) if k in allowed}
     space = b.space(SpecSpace, opts, c.text(spec, "description", "", "") or f"space {name} from a file")
     space.name = name
     space.spec = _clean(spec)
     return space
+
+
+def _options(c: _Checker, spec: dict[str, Any], source: str, options: dict[str, Any]) -> tuple:
+    """The file's ``name``, the options ``-o`` may set, and the checked resolution and classes
+    (the file's values, or ``options`` where the file allows them)."""
+    name = c.text(spec, "name", "", "custom") or "custom"
+    allowed = spec.get("options", list(OPTIONS))
+    if not isinstance(allowed, list) or not set(allowed) <= set(OPTIONS):
+        c.error("options", f"{allowed!r}: list which of {', '.join(OPTIONS)} `-o` may set")
+        allowed = list(OPTIONS)
+    for key in options:
+        if key not in allowed:
+            raise ConfigError(f"space {name!r} ({source}) has no option {key!r}; valid options: "
+                              + (", ".join(f"{k} (default {spec.get(k)!r})" for k in allowed) or "none"))
+    values = {k: options.get(k, spec.get(k, DEFAULTS[k])) for k in OPTIONS}
+    return name, allowed, c.integer(values, "resolution", "", low=8), c.integer(values, "num_classes", "", low=2)
 
 
 def _fixed_block(c: _Checker, b: LayoutBuilder, data: dict, path: str, declared: dict[str, int]) -> None:
@@ -559,6 +574,12 @@ def spec_from_space(space: LayeredSpace, at_resolution: Callable[[int], LayeredS
     every resolution (probed 16..512 px), else only the space's own resolution's rule. SE widths are
     written relative to the hidden width (MobileNetV3, OFA) or, when that does not rebuild the
     space, to the input width (TF-NAS): one convention for the whole file, so stages stay whole."""
+    from .builtin.nas_bench_201 import CellSpace
+
+    if isinstance(space, CellSpace):  # the cell section (spaces/cell_file.py)
+        from .cell_file import spec_from_cell_space
+
+        return spec_from_cell_space(space)
     try:
         spec = _spec_from_space(space, at_resolution, "mid")
     except ConfigError as exc:
