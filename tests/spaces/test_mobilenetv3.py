@@ -1,7 +1,6 @@
 """The OFA MobileNetV3 space against the published OFA Note10 latency-table keys."""
 from __future__ import annotations
 
-import re
 
 import numpy as np
 import pytest

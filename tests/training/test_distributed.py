@@ -7,10 +7,8 @@ import socket
 import subprocess
 import sys
 
-import numpy as np
 import pytest
 import torch
-import torch.distributed as dist
 import torch.multiprocessing as mp
 
 from oneshot.checkpoint import load_checkpoint

@@ -1,7 +1,6 @@
 """One training step: fair gives every candidate op exactly one gradient; inactive ops stay untouched."""
 from __future__ import annotations
 
-import numpy as np
 import pytest
 import torch
 from torch import nn
