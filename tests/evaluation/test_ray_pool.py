@@ -284,6 +284,7 @@ def test_interrupt_does_not_wait_for_evaluations_in_flight(local_ray, space):
     """Ctrl-C while an evaluation runs returns at once (the busy actor is replaced, not awaited)
     and leaves the pool usable."""
     import _thread
+    import signal
     import threading
     import time
 
@@ -298,6 +299,9 @@ def test_interrupt_does_not_wait_for_evaluations_in_flight(local_ray, space):
                 _thread.interrupt_main()
                 wait = 5.0
 
+        # Ctrl-C must raise KeyboardInterrupt here: a Ray Tune run earlier in the same test process
+        # may have left its own SIGINT handler installed
+        previous = signal.signal(signal.SIGINT, signal.default_int_handler)
         start = time.monotonic()
         threading.Thread(target=press_ctrl_c, daemon=True).start()
         try:
@@ -305,6 +309,7 @@ def test_interrupt_does_not_wait_for_evaluations_in_flight(local_ray, space):
                 list(pool.evaluate_stream(archs))
         finally:
             caught.set()
+            signal.signal(signal.SIGINT, previous)
         assert time.monotonic() - start < 20
         assert pool.stats["replacements"] == 1
         assert all(r.ok for r in pool.evaluate(archs[1:]))
