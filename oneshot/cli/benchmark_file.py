@@ -10,6 +10,8 @@ from pathlib import Path
 from oneshot.errors import ConfigError
 from oneshot.evaluation.tabular import BENCHMARKS
 
+from .options import parse_pairs
+
 
 def add_mapping_arguments(p: argparse.ArgumentParser) -> None:
     """The column-mapping flags of ``--benchmark PATH``."""
@@ -24,18 +26,6 @@ def add_mapping_arguments(p: argparse.ArgumentParser) -> None:
                         "macs=FLOPs*1e6 (repeatable; without it macs/params come from the space's exact model)")
     g.add_argument("--space", metavar="NAME",
                    help="the space the file's architectures belong to (default: inferred when unambiguous)")
-
-
-def _pairs(values: list[str], flag: str, example: str) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for v in values:
-        name, sep, col = v.partition("=")
-        if not sep or not name.strip() or not col.strip():
-            raise ConfigError(f"{flag} {v!r}: write NAME=COLUMN, e.g. {flag} {example}")
-        if name.strip() in out:
-            raise ConfigError(f"{flag} {name.strip()!r} is given twice")
-        out[name.strip()] = col.strip()
-    return out
 
 
 def benchmark_spec(args: argparse.Namespace, announce: bool = True):
@@ -53,11 +43,12 @@ def benchmark_spec(args: argparse.Namespace, announce: bool = True):
     if not Path(args.benchmark).is_file():
         raise ConfigError(f"--benchmark {args.benchmark}: neither a built-in benchmark ({', '.join(BENCHMARKS.names())}) "
                           f"nor a file")
-    metrics = _pairs(args.metric, "--metric", "accuracy=test_acc")
+    metrics = parse_pairs(args.metric, "--metric", "--metric accuracy=test_acc", form="NAME=COLUMN", strict=True)
     if not metrics:
         raise ConfigError(f"--benchmark {args.benchmark}: give at least one --metric NAME=COLUMN, e.g. "
                           f"--metric accuracy=test_acc")
-    costs = {canonical_metric(k): v for k, v in _pairs(args.cost, "--cost", "macs=FLOPs*1e6").items()}
+    costs = {canonical_metric(k): v for k, v in parse_pairs(args.cost, "--cost", "--cost macs=FLOPs*1e6", form="NAME=COLUMN",
+                                                                    strict=True).items()}
     from oneshot.evaluation.table_file import TableEvaluator, infer_space
     from oneshot.spaces.registry import SPACES
 

@@ -1,7 +1,7 @@
 """The private Ray instance behind ``--workers N``: a head node owned by a guard process.
 
 ``ray.init()`` without an address would start Ray inside the driver, bound to every interface, join
-whatever cluster ``ray start`` left in ``/tmp/ray``, and leave its dashboard and runtime-env agents
+whatever cluster ``ray start`` recorded in Ray's default temp folder, and leave its dashboard and runtime-env agents
 running for minutes when the driver is SIGKILLed. Instead the driver starts a small guard process
 (``python -m oneshot.distributed.private_ray``) that runs ``ray start --head`` in its own process
 group (a ``LocalCluster``: loopback by default, private temp dir, so nothing else auto-joins it),

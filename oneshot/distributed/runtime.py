@@ -33,7 +33,7 @@ def connect_ray(address: str | None = None, num_cpus: float | None = None,
     ``address``: ``"auto"`` or ``"HOST:PORT"`` joins a running cluster (``$RAY_ADDRESS`` is honoured
     when ``address`` is None). Otherwise a private instance is started with ``num_cpus`` logical
     CPUs, never an existing one joined implicitly (Ray's ``ray.init()`` would join the cluster that
-    ``ray start`` recorded in /tmp/ray and then refuse ``num_cpus``): see ``private_ray``. It binds
+    ``ray start`` recorded in Ray's default temp folder and then refuse ``num_cpus``): see ``private_ray``. It binds
     127.0.0.1 unless ``$ONESHOT_RAY_HOST`` names another address. One line on stderr says which.
     """
     import ray
