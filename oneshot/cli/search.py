@@ -6,6 +6,7 @@ import argparse
 from oneshot.evaluation.bn_policies import BN_POLICIES, DEFAULT_BN_POLICY, DEFAULT_CALIB_BATCH, DEFAULT_CALIB_IMAGES
 from oneshot.evaluation.base import EVALUATORS
 from oneshot.evaluation.tabular import BENCHMARKS
+from oneshot.search.smoothing import DEFAULT_SMOOTHING, SMOOTHERS
 from oneshot.strategies import STRATEGIES
 
 from .benchmark_file import add_mapping_arguments, benchmark_spec
@@ -57,6 +58,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--score-cache-mb", type=float, default=None, metavar="MB",
                    help="cache of shared prefix activations of the scoring engine, per evaluator (default: a "
                         "quarter of free memory, at most 4096; 0 turns it off; scores do not depend on it)")
+    p.add_argument("--smoothing", choices=SMOOTHERS.names(), default=None,
+                   help=f"how the front ranks noisy scores: {SMOOTHERS.help_text()}. Smoothed objectives "
+                        f"get METRIC_smoothed columns in pareto.csv; history.csv keeps the raw scores "
+                        f"(default: {DEFAULT_SMOOTHING} for a supernet's scores, none for a benchmark's; "
+                        f"--resume with another value rewrites the front)")
     p.add_argument("--device", default="cpu", help="torch device of each evaluator (default cpu)")
     p.add_argument("--workers", type=int, default=1, help="Ray actors on this machine (1 = in-process)")
     p.add_argument("--ray-address", default=None, help="join a Ray cluster ('auto' or HOST:PORT)")
@@ -139,7 +145,7 @@ def build_config(args: argparse.Namespace):
         objectives=[parse_objective(o) for o in (args.objective or [default_objective])],
         constraints=[parse_constraint(c) for c in args.constraint], budget=args.budget, seed=args.seed,
         resume=args.resume, workers=args.workers, ray_address=args.ray_address, lut=args.lut,
-        pool_options=_pool_options(args),
+        pool_options=_pool_options(args), smoothing=args.smoothing,
         supernet=spec.options["checkpoint"] if spec.kind == "supernet" else None, progress=not args.no_progress)
 
 

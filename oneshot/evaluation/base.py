@@ -106,6 +106,11 @@ class EvaluatorSpec:
         lookup = getattr(EVALUATORS.get(self.kind), "cost_lookup", None)
         return lookup(**self.options) if callable(lookup) else {}
 
+    def scores_are_estimates(self) -> bool:
+        """Whether the kind's scores are noisy estimates (a supernet's) rather than measured truth (a
+        benchmark table's): a search smooths only estimates."""
+        return bool(getattr(EVALUATORS.get(self.kind), "scores_are_estimates", False))
+
     def create(self) -> Evaluator:
         return EVALUATORS.get(self.kind)(**self.options)
 

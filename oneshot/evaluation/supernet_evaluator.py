@@ -47,6 +47,8 @@ class SupernetEvaluator:
     """Scores architectures of a trained supernet: ``accuracy`` (top-1, %) and ``loss`` (mean CE)."""
 
     metric_names = ("accuracy", "loss")
+    #: its scores are noisy estimates of the truth: a search denoises them (``oneshot.search.smoothing``)
+    scores_are_estimates = True
 
     def __init__(self, checkpoint: str, bn_policy: str = DEFAULT_BN_POLICY,
                  calib_images: int = DEFAULT_CALIB_IMAGES, calib_batch: int = DEFAULT_CALIB_BATCH,

@@ -179,6 +179,7 @@ def run_ranking(cfg: RankingConfig) -> dict[str, Any]:
     costs = table.price(np.asarray(archs))
     truth, truth_spec, truth_id = _ground_truth(cfg, space, meta, archs, keys, out)
     supernet_scores = _supernet_scores(cfg, archs)
+    supernet_scores.update(_smoothed_scores(space, archs, keys, supernet_scores))
     rows = []
     for i, (arch, key) in enumerate(zip(archs, keys)):
         rec = truth.get(key)
@@ -253,6 +254,21 @@ def _supernet_scores(cfg: RankingConfig, archs: Sequence[Any]) -> dict[str, dict
         # the loss is a continuous score (no ties at 466 images): lower loss ranks higher
         scores[f"{policy}_loss"] = {k: -r.metrics.get("loss", float("nan")) for k, r in results.items() if r.ok}
     return scores
+
+
+def _smoothed_scores(space: Any, archs: Sequence[Any], keys: Sequence[str],
+                     scores: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
+    """``POLICY_loss_smoothed``: each policy's loss score replaced by the additive fit to all of the
+    ranked architectures' loss scores (what a search ranks its front by; ``oneshot.search.smoothing``)."""
+    from oneshot.search.smoothing import smooth
+
+    out = {}
+    for name in [n for n in scores if n.endswith("_loss")]:
+        values = np.array([scores[name].get(k, float("nan")) for k in keys])
+        smoothed, fit = smooth(space, archs, values)
+        if fit is not None:
+            out[f"{name}_smoothed"] = {k: float(v) for k, v, raw in zip(keys, smoothed, values) if np.isfinite(raw)}
+    return out
 
 
 def _summaries(cfg: RankingConfig, rows: list[dict[str, Any]], proxies: Sequence[str]):

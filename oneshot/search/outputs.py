@@ -34,10 +34,42 @@ def row_record(space: SearchSpace, row: Row, metric_names: Sequence[str]) -> dic
             "metrics": {m: row.metrics[m] for m in metric_names if m in row.metrics}}
 
 
+def smoothed_view(space: SearchSpace, rows: Sequence[Row], objectives: Sequence[Objective],
+                  metric_names: Sequence[str], ranges, smoothed: Sequence[str], smoother: str = "additive"):
+    """Rows with a ``METRIC_smoothed`` column per metric in ``smoothed`` (the additive fit to every
+    evaluated architecture's score) and the objectives, names and ranges that rank by it; the rows
+    themselves are not changed (history.csv keeps the raw scores). Also returns each fit's description."""
+    from dataclasses import replace
+
+    from .smoothing import SMOOTHERS
+
+    smooth = SMOOTHERS.get(smoother)
+    ok = [r for r in rows if not r.error]
+    view = {id(r): replace(r, metrics=dict(r.metrics)) for r in ok}
+    fits: dict[str, Any] = {}
+    for metric in smoothed:
+        scores = [r.metrics.get(metric, float("nan")) for r in ok]
+        values, fits[metric] = smooth(space, [r.arch for r in ok], scores)
+        for r, v in zip(ok, values):
+            view[id(r)].metrics[f"{metric}_smoothed"] = float(v)
+    new_rows = [view.get(id(r), r) for r in rows]
+    new_objectives = [Objective(f"{o.metric}_smoothed", o.direction) if o.metric in smoothed else o
+                      for o in objectives]
+    new_ranges = [None if o.metric in smoothed else r for o, r in zip(objectives, ranges)]
+    return new_rows, new_objectives, [*metric_names, *(f"{m}_smoothed" for m in smoothed)], new_ranges, fits
+
+
 def write_outputs(out: str | os.PathLike, space: SearchSpace, rows: Sequence[Row], objectives: Sequence[Objective],
-                  constraints: Sequence[Constraint], metric_names: Sequence[str], ranges) -> dict[str, Any]:
-    """Write pareto.csv, best.json and pareto.png; return the summary for search.json."""
+                  constraints: Sequence[Constraint], metric_names: Sequence[str], ranges,
+                  smoothed: Sequence[str] = (), smoother: str = "additive") -> dict[str, Any]:
+    """Write pareto.csv, best.json and pareto.png; return the summary for search.json.
+
+    ``smoothed``: objective metrics ranked by ``smoother``'s fit (``smoothed_view``) instead of raw."""
     out = Path(out)
+    fits: dict[str, Any] = {}
+    if smoothed:
+        rows, objectives, metric_names, ranges, fits = smoothed_view(space, rows, objectives, metric_names,
+                                                                     ranges, smoothed, smoother)
     front, hv = front_and_hv(rows, objectives, ranges)
     front = sorted_front(front, objectives) if front else []
     buf = io.StringIO()
@@ -61,7 +93,9 @@ def write_outputs(out: str | os.PathLike, space: SearchSpace, rows: Sequence[Row
             "rejected_over_budget": len(rejected), "front_size": len(front),
             "hypervolume": hv, "hypervolume_reference": "objectives normalised to [0, 1] (accuracy by 0-100, "
             "costs by the space's exact min/max, other metrics by the observed range); reference point 1",
-            "best": best_json["best"]}
+            "best": best_json["best"],
+            "smoothing": ({"method": smoother, **{m: fit if fit else "too few evaluations: raw scores"
+                                                  for m, fit in fits.items()}} if smoothed else "none")}
 
 
 def read_rejected(path: Path) -> dict[str, dict[str, float]]:

@@ -33,6 +33,7 @@ from .history import History, Row
 from oneshot.costs.budgets import Constraint, best_achievable, check_budgets
 
 from .objectives import Objective
+from .smoothing import DEFAULT_SMOOTHING, SMOOTHERS
 from .state import read_json
 
 FORMAT = "oneshot-search/1"
@@ -64,6 +65,11 @@ class SearchConfig:
     supernet: str | None = None          # checkpoint path, hashed into the provenance
     progress: bool = True
     max_idle_generations: int = 50       # stop when this many generations bring nothing new
+    #: how the front treats the evaluator's scores: "additive" fits an additive model of the choices
+    #: to every evaluated architecture's score and ranks by the fit (oneshot.search.smoothing),
+    #: "none" ranks by the raw scores; None = "additive" for estimates (a supernet's), else "none".
+    #: Not part of the run's identity: `--resume` with another value rewrites the front.
+    smoothing: str | None = None
 
     def __post_init__(self) -> None:
         if self.budget < 1:
@@ -79,6 +85,8 @@ class SearchConfig:
             raise ConfigError(f"{', '.join(POOL_OPTIONS[k] for k in sorted(self.pool_options))} set the Ray "
                               f"workers, but --workers 1 evaluates in this process: add --workers N (N > 1) "
                               f"or --ray-address")
+        if self.smoothing is not None:
+            SMOOTHERS.check(self.smoothing, "--smoothing")
         names = [o.metric for o in self.objectives]
         if len(set(names)) != len(names):
             raise ConfigError(f"objective metrics repeat: {names}")
@@ -294,7 +302,7 @@ class SearchRun:
         not leave a search.json that refuses the corrected command)."""
         c = self.config
         space = evaluator.space
-        cost_metrics = tuple(table.metrics)
+        cost_metrics = self._cost_metrics = tuple(table.metrics)
         eval_metrics = tuple(m for m in evaluator.metric_names if m not in cost_metrics)
         metric_names = eval_metrics + cost_metrics
         for o in c.objectives:
@@ -410,8 +418,11 @@ class SearchRun:
         from .outputs import write_outputs
 
         c = self.config
+        smoothing = c.smoothing or (DEFAULT_SMOOTHING if c.evaluator.scores_are_estimates() else "none")
+        scored = set(evaluator.metric_names) - set(self._cost_metrics)
+        smoothed = [o.metric for o in c.objectives if o.metric in scored] if smoothing != "none" else []
         summary = write_outputs(self.out, space, history.rows, list(c.objectives), list(c.constraints),
-                                metric_names, ranges)
+                                metric_names, ranges, smoothed=smoothed, smoother=smoothing)
         if hasattr(evaluator, "describe"):  # again at the end: pools report their retry/failure counters
             meta["evaluator_info"] = evaluator.describe()
         meta.update({"finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),

@@ -12,6 +12,7 @@ from oneshot.evaluation.bn_policies import BN_POLICIES, DEFAULT_BN_POLICY
 from oneshot.evaluation.tabular import BENCHMARKS
 from oneshot.latency.formats import FORMATS
 from oneshot.sampling import SAMPLERS
+from oneshot.search.smoothing import SMOOTHERS
 from oneshot.spaces.registry import SPACES
 from oneshot.strategies import STRATEGIES
 
@@ -32,6 +33,7 @@ COMMANDS_TREE = _subcommands(build_parser())
     ("search", "--strategy", STRATEGIES),
     ("search", "--bn-policy", BN_POLICIES),
     ("search", "--evaluator", EVALUATORS),
+    ("search", "--smoothing", SMOOTHERS),
     ("eval-ranking", "--bn-policy", BN_POLICIES),
     ("train-supernet", "--sampling", SAMPLERS),
     ("lut import", "--format", FORMATS),
@@ -81,7 +83,7 @@ def test_the_scoring_defaults_are_defined_once():
 
 def test_every_benchmark_is_an_evaluator_kind_and_every_target_loads():
     assert set(BENCHMARKS.names()) <= set(EVALUATORS.names())
-    for registry in (STRATEGIES, BN_POLICIES, BENCHMARKS, EVALUATORS, FORMATS, SAMPLERS, COMMANDS):
+    for registry in (STRATEGIES, BN_POLICIES, BENCHMARKS, EVALUATORS, FORMATS, SAMPLERS, SMOOTHERS, COMMANDS):
         for name in registry.names():
             assert registry.get(name) is not None
             if registry is not COMMANDS and registry.target_path(name).startswith("oneshot."):

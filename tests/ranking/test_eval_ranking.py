@@ -39,6 +39,8 @@ def test_benchmark_truth_report(tmp_path, capsys):
     assert set(report["summary"]["supernet_exact"]["regret_within_ranked"]) <= {"30M", "45M", "60M"}
     assert all(v >= 0 for v in report["summary"]["macs"]["regret_within_ranked"].values())
     assert "supernet_exact_loss" in report["summary"] and "decision regret" in printed
+    # the additive fit of the loss scores of these 12 networks, as a search ranks its front
+    assert "supernet_exact_loss_smoothed" in report["summary"] and "supernet_exact_loss_smoothed" in printed
     # NAS-Bench-Macro accuracy grows with MACs on the stratified sample: the MACs proxy ranks well
     assert report["summary"]["macs"]["kendall_tau"] > 0.3
     assert (out / "ranking.png").stat().st_size > 1000 and (out / "ranking.csv").exists()
