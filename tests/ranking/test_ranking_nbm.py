@@ -46,3 +46,23 @@ def test_regret_against_the_free_choice_and_the_true_best(truth, tmp_path):
     assert [round(out[b]["true_best"], 2) for b in ("30M", "45M", "60M")] == [89.38, 91.86, 92.57]
     assert all(out[b]["regret"] == pytest.approx(0.0) for b in ("30M", "45M", "60M"))
     assert ranking_nbm.regret(tmp_path, truth, "loss")["60M"]["regret"] == pytest.approx(0.0)
+
+
+def test_regret_picks_by_the_smoothed_column_and_reports_the_raw_front(truth, tmp_path):
+    """pareto.csv ranked by loss_smoothed (a search's default): the pick follows that column, while
+    raw_front_regret re-derives the front of the raw losses from history.csv."""
+    items = sorted(truth.items(), key=lambda kv: kv[1][2])
+    fits = [kv for kv in items if kv[1][2] <= 30e6]
+    best = max(fits, key=lambda kv: kv[1][1])
+    worse = min(fits, key=lambda kv: kv[1][1])
+    history = [{"key": best[0], "loss": 1.0, "macs": best[1][2], "feasible": "1", "error": ""},
+               {"key": worse[0], "loss": 2.0, "macs": worse[1][2], "feasible": "1", "error": ""}]
+    # the smoothed loss prefers the worse network; both are on its front if it is also cheaper
+    front = [dict(r, loss_smoothed=s) for r, s in zip(history, (2.0, 1.0))]
+    _write(tmp_path / "history.csv", history)
+    _write(tmp_path / "pareto.csv", front)
+    out = ranking_nbm.regret(tmp_path, truth, "loss")
+    assert out["front_ranked_by"] == "loss_smoothed"
+    assert out["30M"]["picked_key"] == worse[0]
+    assert out["30M"]["regret"] == pytest.approx(best[1][1] - worse[1][1])
+    assert out["30M"]["raw_front_regret"] == pytest.approx(0.0)
