@@ -27,7 +27,7 @@ class TrainConfig:
     resolution: int | None = None     # None: the dataset's default (16 for digits, 32 otherwise)
     val_fraction: float = 0.1
     download: bool = False
-    sampling: str = "uniform"
+    sampling: str = "fair"           # ranked NAS-Bench-Macro better than uniform at equal compute (docs/ranking.md)
     fair_paths: int | None = None     # fair: paths per step; None = the largest choice count (FairNAS)
     epochs: int = 3
     batch_size: int | None = None     # global batch (split across DDP ranks); None: per dataset (below)
