@@ -203,9 +203,12 @@ def _headlines(name: str, data: dict[str, Any]) -> list[str]:
                 continue
             regret = rec.get("regret") or {}
             reg = " / ".join(f"{regret[b]['regret']:.2f}" for b in ("30M", "45M", "60M") if b in regret)
-            rows.append(f"| NAS-Bench-Macro ranking (n={ranking[best]['n']}), {recipe}, {best} | Kendall tau "
-                        f"{ranking[best]['kendall_tau']:.3f} (MACs {ranking['MACs']['kendall_tau']:.3f}) | "
-                        f"top-10 % precision {ranking[best]['top10pct_precision']:.2f}"
+            top = " / ".join(f"{x:.2f}" for x in ranking[best]["tau_in_macs_quintiles"][-2:])
+            seed = rec.get("settings", {}).get("seed", 0)  # records before per-recipe seeds: seed 0
+            rows.append(f"| NAS-Bench-Macro ranking (n={ranking[best]['n']}), {recipe}, seed {seed}, {best} | "
+                        f"Kendall tau {ranking[best]['kendall_tau']:.3f} (MACs {ranking['MACs']['kendall_tau']:.3f}) "
+                        f"| top two MACs quintiles {top}; top-10 % precision "
+                        f"{ranking[best]['top10pct_precision']:.2f}"
                         + (f"; regret {reg} points at 30/45/60M MACs" if reg else "") + " |")
     elif name == "ranking":
         for r in data.get("rows", []):
