@@ -63,25 +63,26 @@ def run(args: argparse.Namespace) -> int:
     report = run_ranking(cfg)
     truth = ("NAS-Bench-Macro" if bench.kind == "nas-bench-macro" else args.benchmark) if bench else \
         "stand-alone training"
+    W = 30  # proxy column: fits supernet_exact_loss_smoothed
     print(f"ranking of {args.n} architectures against {truth}:")
-    print(f"{'proxy':<30}{'Kendall tau':>12}{'Spearman rho':>14}{'top-5 prec':>12}{'top-10 prec':>12}"
+    print(f"{'proxy':<{W}}{'Kendall tau':>12}{'Spearman rho':>14}{'top-5 prec':>12}{'top-10 prec':>12}"
           f"  tau in MACs quintiles (low..high)")
     for proxy, s in report["summary"].items():
         if "kendall_tau" not in s:
-            print(f"{proxy:<30}  {s.get('error', 'n/a')}")
+            print(f"{proxy:<{W}}  {s.get('error', 'n/a')}")
             continue
         flag = (f"  (only {s['distinct_proxy_values']} distinct scores: mostly ties, do not trust tau)"
                 if s.get("distinct_proxy_values", s["n"]) < s["n"] / 2 else "")
         quint = " ".join(f"{x:5.2f}" for x in s.get("tau_in_macs_quintiles", []))
-        print(f"{proxy:<30}{s['kendall_tau']:>12.3f}{s['spearman_rho']:>14.3f}"
+        print(f"{proxy:<{W}}{s['kendall_tau']:>12.3f}{s['spearman_rho']:>14.3f}"
               f"{s.get('top5_precision', float('nan')):>12.2f}{s.get('top10_precision', float('nan')):>12.2f}"
               f"  {quint}{flag}")
     regrets = {p: s["regret_within_ranked"] for p, s in report["summary"].items() if s.get("regret_within_ranked")}
     if regrets:
         budgets = list(next(iter(regrets.values())))
         print(f"decision regret within the ranked architectures (points of truth lost by trusting the proxy):")
-        print(f"{'proxy':<30}" + "".join(f"{b:>10}" for b in budgets))
+        print(f"{'proxy':<{W}}" + "".join(f"{b:>10}" for b in budgets))
         for proxy, r in regrets.items():
-            print(f"{proxy:<30}" + "".join(f"{r.get(b, float('nan')):>10.2f}" for b in budgets))
+            print(f"{proxy:<{W}}" + "".join(f"{r.get(b, float('nan')):>10.2f}" for b in budgets))
     print(f"report: {args.out}/ranking.json   plot: {args.out}/ranking.png")
     return 0

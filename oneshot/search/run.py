@@ -294,7 +294,9 @@ class SearchRun:
         finally:
             bar.close()
             history.close()
-        return self._finish(evaluator, space, history, metric_names, ranges, meta, finished_by, generation, strategy)
+        smoothed = self._smoothed_objectives(evaluator, table)
+        return self._finish(evaluator, space, history, metric_names, ranges, meta, finished_by, generation, strategy,
+                            smoothed)
 
     def _problem(self, evaluator, table):
         """Check the objectives and budgets against what is priced and evaluated, then build the
@@ -302,7 +304,7 @@ class SearchRun:
         not leave a search.json that refuses the corrected command)."""
         c = self.config
         space = evaluator.space
-        cost_metrics = self._cost_metrics = tuple(table.metrics)
+        cost_metrics = tuple(table.metrics)
         eval_metrics = tuple(m for m in evaluator.metric_names if m not in cost_metrics)
         metric_names = eval_metrics + cost_metrics
         for o in c.objectives:
@@ -413,16 +415,13 @@ class SearchRun:
         return todo, False
 
     def _finish(self, evaluator, space, history: History, metric_names, ranges, meta: dict[str, Any],
-                finished_by: str, generation: int, strategy) -> dict[str, Any]:
-        """Front, plot and best architecture; search.json with the summary."""
+                finished_by: str, generation: int, strategy, smoothed: Sequence[str]) -> dict[str, Any]:
+        """Front, plot and best architecture (``smoothed`` objectives ranked by their fit); search.json."""
         from .outputs import write_outputs
 
         c = self.config
-        smoothing = c.smoothing or (DEFAULT_SMOOTHING if c.evaluator.scores_are_estimates() else "none")
-        scored = set(evaluator.metric_names) - set(self._cost_metrics)
-        smoothed = [o.metric for o in c.objectives if o.metric in scored] if smoothing != "none" else []
         summary = write_outputs(self.out, space, history.rows, list(c.objectives), list(c.constraints),
-                                metric_names, ranges, smoothed=smoothed, smoother=smoothing)
+                                metric_names, ranges, smoothed=smoothed, smoother=self._smoothing())
         if hasattr(evaluator, "describe"):  # again at the end: pools report their retry/failure counters
             meta["evaluator_info"] = evaluator.describe()
         meta.update({"finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -433,6 +432,17 @@ class SearchRun:
         return meta
 
     # ----------------------------------------------------------- helpers
+    def _smoothing(self) -> str:
+        c = self.config
+        return c.smoothing or (DEFAULT_SMOOTHING if c.evaluator.scores_are_estimates() else "none")
+
+    def _smoothed_objectives(self, evaluator, table) -> list[str]:
+        """Objective metrics the front ranks by their fit: the evaluator's scores, never a priced cost."""
+        if self._smoothing() == "none":
+            return []
+        scored = set(evaluator.metric_names) - set(table.metrics)
+        return [o.metric for o in self.config.objectives if o.metric in scored]
+
     def _rejected_observer(self, table, space):
         """Record over-budget candidates (priced, never evaluated) in rejected.csv, for the plot and
         the record: at most ``MAX_REJECTED`` distinct networks; readers de-duplicate by key (a

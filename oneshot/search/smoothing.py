@@ -63,7 +63,11 @@ class AdditiveFit:
     n: int
 
     def predict(self, archs: Sequence[Sequence[int]] | np.ndarray) -> np.ndarray:
-        return (one_hot(self.space, archs) - self.mean_x) @ self.weights + self.mean_y
+        return self.predict_features(one_hot(self.space, archs))
+
+    def predict_features(self, X: np.ndarray) -> np.ndarray:
+        """The fit at rows of ``one_hot`` features (computed once by a caller that also fitted on them)."""
+        return (X - self.mean_x) @ self.weights + self.mean_y
 
     def describe(self) -> dict[str, float]:
         """What the fit found: its ridge, leave-one-out error and how much of the scores' spread it explains."""
@@ -79,9 +83,12 @@ def fit_additive(space: SearchSpace, archs: Sequence[Sequence[int]] | np.ndarray
     y = np.asarray(scores, dtype=np.float64)
     if len(y) != len(archs):
         raise ConfigError(f"{len(archs)} architectures but {len(y)} scores")
+    return _fit_features(space, one_hot(space, archs), y)
+
+
+def _fit_features(space: SearchSpace, X: np.ndarray, y: np.ndarray) -> AdditiveFit:
     if len(y) < 3 or not np.isfinite(y).all():
         raise ConfigError("an additive fit needs at least 3 architectures with finite scores")
-    X = one_hot(space, archs)
     mean_x, mean_y = X.mean(axis=0), float(y.mean())
     Xc, yc = X - mean_x, y - mean_y
     U, s, Vt = np.linalg.svd(Xc, full_matrices=False)
@@ -114,12 +121,14 @@ def smooth(space: SearchSpace, archs: Sequence[Sequence[int]] | np.ndarray,
     ok = np.isfinite(y)
     if ok.sum() < MIN_ARCHITECTURES:
         return y.copy(), None
-    archs = np.asarray(archs, dtype=np.int64).reshape(len(y), -1)
-    fit = fit_additive(space, archs[ok], y[ok])
-    return fit.predict(archs), fit.describe()
+    X = one_hot(space, np.asarray(archs, dtype=np.int64).reshape(len(y), -1))
+    fit = _fit_features(space, X[ok], y[ok])
+    return fit.predict_features(X), fit.describe()
 
 
 @SMOOTHERS.decorator("none", "rank by the raw scores")
 def raw_scores(space: SearchSpace, archs: Sequence[Sequence[int]] | np.ndarray,
                scores: Sequence[float]) -> tuple[np.ndarray, dict[str, float] | None]:
+    """The scores as they are (a search given ``none`` skips smoothing and writes no METRIC_smoothed
+    columns; this entry is the name's meaning for library callers and the CLI's choices)."""
     return np.asarray(scores, dtype=np.float64).copy(), None

@@ -26,7 +26,13 @@ def _option(parser: argparse.ArgumentParser, flag: str) -> argparse.Action:
     return next(a for a in parser._actions if flag in a.option_strings)
 
 
-COMMANDS_TREE = _subcommands(build_parser())
+COMMANDS_TREE = _subcommands(build_parser())  # the shipped defaults, read once at collection
+
+
+def _fresh_tree():
+    """The parser as built now: other tests register plugins (e.g. a spy evaluator) after collection,
+    so a choices-vs-registry comparison must read both at the same time."""
+    return _subcommands(build_parser())
 
 
 @pytest.mark.parametrize("command, flag, registry", [
@@ -39,7 +45,7 @@ COMMANDS_TREE = _subcommands(build_parser())
     ("lut import", "--format", FORMATS),
 ])
 def test_cli_choices_are_the_registry_names(command, flag, registry):
-    parser = COMMANDS_TREE[command.split()[0]]
+    parser = _fresh_tree()[command.split()[0]]
     if " " in command:
         parser = _subcommands(parser)[command.split()[1]]
     assert list(_option(parser, flag).choices) == registry.names()
