@@ -54,19 +54,23 @@ class TensorSplit:
         return (x.float().div_(255.0) - mean) / std
 
     def batches(self, batch_size: int, *, shuffle: bool = False, generator: torch.Generator | None = None,
-                device: str | torch.device = "cpu", augment: bool = False,
+                device: str | torch.device = "cpu", augment: bool = False, cutout: int = 0,
                 drop_last: bool = False) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         """Yield normalised float32 ``(x, y)`` batches on ``device``.
 
         ``shuffle`` and ``augment`` draw only from ``generator`` (a CPU ``torch.Generator``), so a
         seeded generator gives the same batches and crops every time, and resuming a run means
         restoring the generator's state. ``augment`` is a random crop from a zero-padded image
-        (padding = resolution / 8) plus, where ``hflip`` allows, a horizontal flip.
+        (padding = resolution / 8) plus, where ``hflip`` allows, a horizontal flip. ``cutout`` > 0
+        also zeroes one random ``cutout`` x ``cutout`` square of each normalised image (DeVries &
+        Taylor 2017; the square may hang over the border), drawn from the same generator.
         """
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-        if (shuffle or augment) and generator is None:
-            raise ValueError("shuffle/augment need a seeded torch.Generator (generator=...) for reproducibility")
+        if (shuffle or augment or cutout) and generator is None:
+            raise ValueError("shuffle/augment/cutout need a seeded torch.Generator (generator=...) for reproducibility")
+        if cutout < 0:
+            raise ValueError(f"cutout must be >= 0 pixels, got {cutout}")
         n = len(self)
         order = torch.randperm(n, generator=generator) if shuffle else torch.arange(n)
         stop = n - n % batch_size if drop_last else n
@@ -75,8 +79,11 @@ class TensorSplit:
             xb = self.x[idx]
             if augment:
                 xb = augment_batch(xb, generator, hflip=self.hflip)
-            xb = xb.to(device, non_blocking=True)
-            yield self.normalise(xb), self.y[idx].to(device, non_blocking=True)
+            mask = cutout_mask(xb.shape[0], xb.shape[-2], xb.shape[-1], cutout, generator) if cutout else None
+            xb = self.normalise(xb.to(device, non_blocking=True))
+            if mask is not None:
+                xb = xb * mask.to(device, non_blocking=True)  # zero = the training mean after normalising
+            yield xb, self.y[idx].to(device, non_blocking=True)
 
     def num_batches(self, batch_size: int, drop_last: bool = False) -> int:
         return len(self) // batch_size if drop_last else -(-len(self) // batch_size)
@@ -100,6 +107,23 @@ def augment_batch(x: torch.Tensor, generator: torch.Generator, *, hflip: bool = 
     bi = torch.arange(b)[:, None, None]
     out = padded.permute(0, 2, 3, 1)[bi, rows[:, :, None], cols[:, None, :]]  # b x h x w x c
     return out.permute(0, 3, 1, 2).contiguous()
+
+
+def cutout_mask(b: int, h: int, w: int, size: int, generator: torch.Generator) -> torch.Tensor:
+    """(b, 1, h, w) float mask, 0 inside one ``size`` x ``size`` square per image, 1 elsewhere.
+
+    The square's centre is uniform over the image, so near a border only part of it is cut: the
+    original Cutout, which the authors found better than keeping the square inside.
+    """
+    cy = torch.randint(0, h, (b,), generator=generator)
+    cx = torch.randint(0, w, (b,), generator=generator)
+    y0, x0 = (cy - size // 2)[:, None], (cx - size // 2)[:, None]
+    rows = torch.arange(h)[None, :]
+    cols = torch.arange(w)[None, :]
+    in_rows = (rows >= y0) & (rows < y0 + size)                  # b x h
+    in_cols = (cols >= x0) & (cols < x0 + size)                  # b x w
+    cut = in_rows[:, :, None] & in_cols[:, None, :]
+    return (~cut).to(torch.float32)[:, None]
 
 
 @dataclass

@@ -42,6 +42,7 @@ class TrainConfig:
     step_epochs: int = 30             # step schedule: lr x 0.1 every step_epochs
     grad_clip: float | None = 5.0     # max global grad norm; None to disable
     augment: bool | None = None       # random crop (+ flip); None: per dataset (off for digits)
+    cutout: int = 0                   # side in pixels of the square Cutout zeroes per image; 0 = off
     seed: int = 0
     device: str = "auto"              # auto: cuda when available
     amp: bool | None = None           # None: on for CUDA (bf16 where supported, else fp16 + scaler)
@@ -77,6 +78,7 @@ class TrainConfig:
         need(self.grad_clip is None or self.grad_clip > 0, f"--grad-clip must be > 0, got {self.grad_clip}")
         need(0 < self.val_fraction < 1, f"--val-fraction must be in (0, 1), got {self.val_fraction}")
         need(self.fair_paths is None or self.fair_paths >= 1, f"--fair-paths must be >= 1, got {self.fair_paths}")
+        need(isinstance(self.cutout, int) and self.cutout >= 0, f"--cutout must be an integer >= 0 pixels, got {self.cutout!r}")
         need(self.eval_paths >= 0, f"--eval-paths must be >= 0, got {self.eval_paths}")
         need(self.bn_calib_images >= 0, f"--bn-calib-images must be >= 0, got {self.bn_calib_images}")
         need(self.eval_batch_size >= 1, f"--eval-batch-size must be >= 1, got {self.eval_batch_size}")

@@ -366,7 +366,7 @@ class _TrainingRun:
         self.supernet.train()
         gen = epoch_generator(config.seed, epoch)
         batches = self.data.train.batches(config.batch_size, shuffle=True, generator=gen, augment=config.augment,
-                                          drop_last=True)
+                                          cutout=config.cutout, drop_last=True)
         bar = _progress(self.steps_per_epoch, f"epoch {epoch + 1}/{config.epochs}", config.progress and dist.is_main)
         loss_sum, correct, seen, images, path_log = 0.0, 0, 0, 0, []
         t0 = time.perf_counter()

@@ -78,6 +78,28 @@ def test_augment_is_a_shifted_crop_and_flip():
     assert 10 < n_flipped < 54
 
 
+def test_cutout_zeroes_one_square_per_image_after_normalising():
+    from oneshot.data.splits import cutout_mask
+
+    mask = cutout_mask(256, 8, 8, 4, torch.Generator().manual_seed(0))
+    assert mask.shape == (256, 1, 8, 8) and set(mask.unique().tolist()) <= {0.0, 1.0}
+    cut = (mask[:, 0] == 0)
+    # the cut region of each image is one axis-aligned rectangle of at most 4 x 4 (clipped at borders)
+    rows, cols = cut.any(2).sum(1), cut.any(1).sum(1)
+    assert torch.equal(cut.sum((1, 2)), rows * cols) and rows.max() == 4 and cols.max() == 4
+    assert (rows < 4).any() and (rows >= 2).all()  # centres near a border are clipped, never emptied
+    split = TensorSplit(torch.full((6, 3, 8, 8), 200, dtype=torch.uint8), torch.zeros(6, dtype=torch.int64))
+    plain = next(split.batches(6, generator=torch.Generator().manual_seed(3)))[0]
+    x = next(split.batches(6, generator=torch.Generator().manual_seed(3), cutout=4))[0]
+    zeroed = (x == 0).all(1)
+    assert (zeroed.sum((1, 2)) >= 4).all() and torch.equal(x[~zeroed.unsqueeze(1).expand_as(x)],
+                                                          plain[~zeroed.unsqueeze(1).expand_as(x)])
+    with pytest.raises(ValueError, match="Generator"):
+        next(split.batches(6, cutout=4))
+    with pytest.raises(ValueError, match="cutout"):
+        next(split.batches(6, generator=torch.Generator(), cutout=-1))
+
+
 def test_npz_spec_reads_hwc_arrays_and_resizes(tmp_path):
     rng = np.random.default_rng(0)
     path = tmp_path / "d.npz"

@@ -89,6 +89,16 @@ def test_refuses_to_overwrite_and_checks_resume_options(tmp_path, small_npz):
         train_supernet(_config(small_npz), tmp_path / "empty", resume=True, echo=lambda s: None)
 
 
+def test_cutout_changes_training_and_is_recorded(tmp_path, small_npz):
+    plain, cut = tmp_path / "plain", tmp_path / "cut"
+    train_supernet(_config(small_npz, epochs=1, sampling="uniform"), plain, echo=lambda s: None)
+    train_supernet(_config(small_npz, epochs=1, sampling="uniform", cutout=6), cut, echo=lambda s: None)
+    a, b = _weights(plain / "supernet.pt"), _weights(cut / "supernet.pt")
+    assert any(not torch.equal(a[k], b[k]) for k in a)
+    assert yaml.safe_load((cut / "config.yaml").read_text())["cutout"] == 6
+    assert load_checkpoint(cut / "supernet.pt")["config"]["cutout"] == 6
+
+
 def test_cli_end_to_end_with_yaml_defaults(tmp_path, small_npz, capsys):
     cfg = tmp_path / "train.yaml"
     cfg.write_text(yaml.safe_dump({"data": f"npz:{small_npz}", "epochs": 1, "batch_size": 32, "eval_paths": 2,
@@ -113,6 +123,7 @@ def test_cli_end_to_end_with_yaml_defaults(tmp_path, small_npz, capsys):
 @pytest.mark.parametrize("argv, match", [
     (["--sampling", "random"], "valid: uniform, fair, roundrobin"),
     (["--epochs", "0"], "--epochs must be >= 1"),
+    (["--cutout", "-2"], "--cutout must be an integer >= 0"),
     (["--data", "mnist"], "unknown data spec"),
     (["--space", "nope"], "unknown search space"),
     (["--space", "nas-bench-macro", "--resolution", "16"], "fixed at resolution 32"),
