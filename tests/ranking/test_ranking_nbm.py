@@ -66,3 +66,42 @@ def test_regret_picks_by_the_smoothed_column_and_reports_the_raw_front(truth, tm
     assert out["30M"]["picked_key"] == worse[0]
     assert out["30M"]["regret"] == pytest.approx(best[1][1] - worse[1][1])
     assert out["30M"]["raw_front_regret"] == pytest.approx(0.0)
+
+
+def test_bias_analysis_recovers_the_truth_from_truthful_scores(truth, tmp_path, capsys):
+    """A "supernet" whose losses are minus the true accuracy has the truth's per-layer effects, ranks
+    with the additive fit's tau, and its fit picks nearly the best network; a noisy copy averaged
+    with another noisy copy (an ensemble) ranks better than either."""
+    import json
+
+    import numpy as np
+
+    import ranking_nbm_bias
+
+    keys = ranking_nbm.sample_keys(list(truth), 500, 0)
+    rng = np.random.default_rng(0)
+    def write(name, loss):
+        (tmp_path / f"scores-{name}-t0-c256.json").write_text(json.dumps(
+            {"scores": {k: {"loss": float(v), "accuracy": 0.0} for k, v in zip(keys, loss)}}))
+    acc = np.array([truth[k][1] for k in keys])
+    write("truthful", -acc)
+    write("noisy-a", -acc + rng.normal(0, 6, len(keys)))
+    write("noisy-b", -acc + rng.normal(0, 6, len(keys)))
+    out = tmp_path / "bias.json"
+    assert ranking_nbm_bias.main(["--work", str(tmp_path), "--results", str(out),
+                                  "--ensemble", "noisy-a+noisy-b"]) == 0
+    res = json.loads(out.read_text())
+    effects = {r["fit of"]: r for r in res["layer_effects"]}
+    def values(row):
+        return np.array([[float(v) for v in row[f"l{i}"].split("/")] for i in range(8)])
+    assert np.abs(values(effects["truthful"]) - values(effects["truth (this sample)"])).max() < 0.011
+    # the sample's fit is the whole benchmark's up to sampling error
+    assert np.abs(values(effects["truthful"]) - values(effects["truth (all networks)"])).max() < 0.6
+    assert effects["truth (this sample)"]["l5-l7 / l0-l2"] < 0.6  # the truth puts its accuracy early
+    tau = {r["supernet(s)"]: r["kendall_tau"] for r in res["smoothed_ranking"]}
+    assert tau["truthful"] > 0.8 > tau["MACs (free)"]
+    assert tau["noisy-a+noisy-b"] > max(tau["noisy-a"], tau["noisy-b"])
+    picks = {r["supernet(s)"]: r for r in res["fit_pick_regret"]}
+    assert all(picks["truthful"][b] < 1.0 for b in ("30M", "45M", "60M"))
+    with pytest.raises(SystemExit, match="no score cache"):
+        ranking_nbm_bias.main(["--work", str(tmp_path), "--recipe", "absent", "--results", str(out)])
