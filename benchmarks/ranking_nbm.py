@@ -108,6 +108,11 @@ def sample_keys(all_keys: list[str], n: int, seed: int) -> list[str]:
     return sorted(rng.choice(keys, size=n, replace=False).tolist())
 
 
+def score_cache(work: Path, name: str, train_images: int, calib_images: int) -> Path:
+    """Where the scores of recipe ``name`` at one scoring setting are cached (read by ranking_nbm_bias.py)."""
+    return work / f"scores-{name}-t{train_images}-c{calib_images}.json"
+
+
 def score(ckpt: Path, archs: dict[str, list[int]], cache: Path, bn_policy: str, calib_images: int,
           seed: int, train_images: int = 0) -> tuple[dict[str, dict[str, float]], float]:
     """Supernet accuracy and loss of every architecture (cached on disk per checkpoint and setting)."""
@@ -322,9 +327,9 @@ def main(argv: list[str] | None = None) -> int:
     measured: set[str] = set()
     for name, flags in recipes.items():
         ckpt, train_s = train(name, flags, args.work, args.data, args.seed)
-        scores, score_s = score(ckpt, archs, args.work / f"scores-{name}-t{args.score_train_images}"
-                                f"-c{args.calib_images}.json", args.bn_policy, args.calib_images, args.seed,
-                                args.score_train_images)
+        scores, score_s = score(ckpt, archs, score_cache(args.work, name, args.score_train_images,
+                                                         args.calib_images),
+                                args.bn_policy, args.calib_images, args.seed, args.score_train_images)
         rec: dict[str, Any] = {"flags": flags, "train_cpu_s": train_s, "score_cpu_s": score_s,
                                "settings": {"seed": args.seed, "calib_images": args.calib_images,
                                             "bn_policy": args.bn_policy,

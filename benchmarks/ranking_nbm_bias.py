@@ -6,8 +6,9 @@ that decide what can still close the ranking gap:
 
 1. **Per-layer bias.** The additive fit of each supernet's losses gives every (layer, choice) an
    effect relative to that layer's first choice (the identity). The same fit of NAS-Bench-Macro's
-   truth on the same sample gives the true effects (over all networks too, for reference). Supernet effects are rescaled to the truth's
-   total, so the table compares where each puts the accuracy, not how much.
+   truth on the same sample gives the true effects (over all networks too, for reference).
+   Supernet effects are rescaled to the truth's total, so the table compares where each puts the
+   accuracy, not how much.
 2. **Seed and recipe ensembles.** Mean of the z-scored losses of several supernets, smoothed: if
    the remaining error were noise, averaging supernets would cut it.
 3. **The fit's own pick.** The fit prices every network of the space; under 30M / 45M / 60M MACs,
@@ -30,7 +31,7 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from ranking_nbm import BUDGETS, sample_keys, universe  # noqa: E402
+from ranking_nbm import BUDGETS, sample_keys, score_cache, universe  # noqa: E402
 from run_all import machine_info  # noqa: E402
 
 from oneshot.atomic import atomic_write_json  # noqa: E402
@@ -40,34 +41,24 @@ def cached_scores(work: Path, name: str, calib_images: int) -> dict[str, dict[st
     """The validation scores ranking_nbm.py cached for recipe ``name`` (validation split only)."""
     import json
 
-    path = work / f"scores-{name}-t0-c{calib_images}.json"
+    path = score_cache(work, name, 0, calib_images)
     if not path.is_file():
         raise SystemExit(f"no score cache for recipe {name!r} ({path.name} in {work}); run "
                          f"benchmarks/ranking_nbm.py --recipe {name}=FLAGS first")
     return json.loads(path.read_text())["scores"]
 
 
-def layer_effects(fit) -> np.ndarray:
-    """(dimensions, choices - 1): each choice's fitted effect minus its dimension's first choice."""
-    counts = fit.space.choice_counts
-    offsets = np.concatenate([[0], np.cumsum(counts)[:-1]])
-    return np.array([[fit.weights[o + c] - fit.weights[o] for c in range(1, n)]
-                     for o, n in zip(offsets, counts)])
+def fit_pick_regret(predicted: np.ndarray, acc: np.ndarray, macs: np.ndarray) -> dict[str, float]:
+    """True accuracy lost under each budget by the network with the best ``predicted`` score that fits."""
+    from oneshot.ranking.metrics import pick_under_budget
 
-
-def fit_pick_regret(fit, archs: list[list[int]], acc: np.ndarray, macs: np.ndarray) -> dict[str, float]:
-    """True accuracy lost under each budget by the network the fit predicts best among all ``archs``."""
-    pred = fit.predict(archs)
-    out = {}
-    for b in BUDGETS:
-        ok = macs <= b
-        out[f"{b / 1e6:.0f}M"] = float(acc[ok].max() - acc[ok][np.argmax(pred[ok])])
-    return out
+    return {f"{b / 1e6:.0f}M": float(acc[macs <= b].max() - acc[pick_under_budget(predicted, macs, b)])
+            for b in BUDGETS}
 
 
 def main(argv: list[str] | None = None) -> int:
     from oneshot.ranking.metrics import kendall_tau, within_cost_quantiles
-    from oneshot.search.smoothing import fit_additive
+    from oneshot.search.smoothing import fit_additive, one_hot
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--recipe", action="append", help="recipe name to analyse (default: every cached one)")
@@ -82,8 +73,9 @@ def main(argv: list[str] | None = None) -> int:
 
     space, truth = universe()
     keys = sample_keys(list(truth), args.n, args.sample_seed)
-    names = args.recipe or sorted(p.name[len("scores-"):-len(f"-t0-c{args.calib_images}.json")]
-                                  for p in args.work.glob(f"scores-*-t0-c{args.calib_images}.json"))
+    pattern = score_cache(args.work, "*", 0, args.calib_images).name
+    prefix, suffix = pattern.split("*")
+    names = args.recipe or sorted(p.name[len(prefix):-len(suffix)] for p in args.work.glob(pattern))
     if not names:
         raise SystemExit(f"no score caches in {args.work}; run benchmarks/ranking_nbm.py first")
     losses = {}
@@ -100,9 +92,10 @@ def main(argv: list[str] | None = None) -> int:
     all_archs = [truth[k][0] for k in every]
     all_acc = np.array([truth[k][1] for k in every])
     all_macs = np.array([truth[k][2] for k in every])
+    all_features = one_hot(space, all_archs)  # built once: every fit prices the whole space
 
     # the supernets' fits see the sample only, so the truth they are compared with is fitted on it too
-    true_eff = layer_effects(fit_additive(space, archs, acc))
+    true_eff = np.array(fit_additive(space, archs, acc).effects())
     dims = [d.name for d in space.dimensions]
 
     def effect_row(label: str, eff: np.ndarray) -> dict[str, Any]:
@@ -115,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
         return row
 
     effects = [effect_row("truth (this sample)", true_eff),
-               effect_row("truth (all networks)", layer_effects(fit_additive(space, all_archs, all_acc)))]
+               effect_row("truth (all networks)", np.array(fit_additive(space, all_archs, all_acc).effects()))]
     ranking, picks = [], []
 
     def record(label: str, neg_loss: np.ndarray) -> None:
@@ -124,10 +117,10 @@ def main(argv: list[str] | None = None) -> int:
         q = within_cost_quantiles(p, acc, macs, 5)
         ranking.append({"supernet(s)": label, "kendall_tau": round(kendall_tau(p, acc), 3),
                         "tau_in_macs_quintiles": " ".join(f"{v:.2f}" for v in q)})
-        picks.append({"supernet(s)": label, **{k: round(v, 2) for k, v in
-                                               fit_pick_regret(fit, all_archs, all_acc, all_macs).items()}})
+        regret = fit_pick_regret(fit.predict_features(all_features), all_acc, all_macs)
+        picks.append({"supernet(s)": label, **{k: round(v, 2) for k, v in regret.items()}})
         if "+" not in label:
-            effects.append(effect_row(label, layer_effects(fit)))
+            effects.append(effect_row(label, np.array(fit.effects())))
 
     for name in names:
         record(name, -losses[name])

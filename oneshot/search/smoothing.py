@@ -38,11 +38,16 @@ SMOOTHERS: Registry[Smoother] = Registry("smoothers", "smoothing")
 DEFAULT_SMOOTHING = "additive"
 
 
+def _offsets(space: SearchSpace) -> np.ndarray:
+    """Column of each dimension's first choice in ``one_hot``'s layout."""
+    return np.concatenate([[0], np.cumsum(space.choice_counts)[:-1]])
+
+
 def one_hot(space: SearchSpace, archs: Sequence[Sequence[int]] | np.ndarray) -> np.ndarray:
     """(n, sum of choice counts) 0/1 matrix of the canonical encodings."""
     m = space.canonicalize_matrix(space.validate_matrix(np.asarray(archs, dtype=np.int64).reshape(len(archs), -1)))
     counts = space.choice_counts
-    offsets = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    offsets = _offsets(space)
     out = np.zeros((len(m), int(counts.sum())), dtype=np.float64)
     rows = np.repeat(np.arange(len(m)), m.shape[1])
     out[rows, (m + offsets[None, :]).ravel()] = 1.0
@@ -68,6 +73,12 @@ class AdditiveFit:
     def predict_features(self, X: np.ndarray) -> np.ndarray:
         """The fit at rows of ``one_hot`` features (computed once by a caller that also fitted on them)."""
         return (X - self.mean_x) @ self.weights + self.mean_y
+
+    def effects(self) -> list[np.ndarray]:
+        """Per dimension, each choice's fitted effect relative to the dimension's first choice (its
+        other choices only): where the fit puts the score, layer by layer."""
+        return [self.weights[o + 1:o + n] - self.weights[o]
+                for o, n in zip(_offsets(self.space), self.space.choice_counts)]
 
     def describe(self) -> dict[str, float]:
         """What the fit found: its ridge, leave-one-out error and how much of the scores' spread it explains."""

@@ -81,7 +81,7 @@ def test_bias_analysis_recovers_the_truth_from_truthful_scores(truth, tmp_path, 
     keys = ranking_nbm.sample_keys(list(truth), 500, 0)
     rng = np.random.default_rng(0)
     def write(name, loss):
-        (tmp_path / f"scores-{name}-t0-c256.json").write_text(json.dumps(
+        ranking_nbm.score_cache(tmp_path, name, 0, 256).write_text(json.dumps(
             {"scores": {k: {"loss": float(v), "accuracy": 0.0} for k, v in zip(keys, loss)}}))
     acc = np.array([truth[k][1] for k in keys])
     write("truthful", -acc)

@@ -37,6 +37,17 @@ def test_one_hot_is_of_the_canonical_encoding():
     assert not (one_hot(space, [conv])[0] == x[0]).all()
 
 
+def test_effects_are_each_choice_against_its_dimensions_first(nbm):
+    space, archs, _ = nbm
+    planted = np.array([[0.0, 1.0, 3.0]] * 8) * np.arange(1, 9)[:, None]  # layer i: 0, i, 3i
+    canonical = space.canonicalize_matrix(archs)
+    scores = planted[np.arange(8)[None, :], canonical].sum(axis=1)
+    effects = fit_additive(space, archs, scores).effects()
+    assert len(effects) == 8 and all(e.shape == (2,) for e in effects)
+    # the weakest ridge shrinks a little; the layout and the proportions are exact
+    assert np.allclose(np.array(effects), planted[:, 1:], rtol=0.02)
+
+
 def test_recovers_an_additive_truth_through_noise_on_nas_bench_macro(nbm):
     """NAS-Bench-Macro's published accuracies plus noise of a supernet's size (sd 2 points): ranking
     by the fit agrees with the truth far better than the noisy scores do."""
