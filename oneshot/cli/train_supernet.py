@@ -16,6 +16,8 @@ _OPTIONS = [
     ("--data", "data", str, "digits (embedded, default) | npz:PATH | cifar10:ROOT | cifar100:ROOT | imagefolder:ROOT"),
     ("--resolution", "resolution", int, "input size (default: 16 for digits, 32 otherwise; fixed-size spaces keep theirs)"),
     ("--val-fraction", "val_fraction", float, "share of the training images held out for validation (default 0.1)"),
+    ("--train-fraction", "train_fraction", float, "share of the remaining training images to train on, stratified "
+     "and seeded (default 1.0 = all; < 1 for data-budget studies on the same validation images)"),
     ("--sampling", "sampling", str, f"{SAMPLERS.help_text()} (default fair: it ranked "
      "NAS-Bench-Macro networks better than uniform at equal compute; M paths per step cost M times a uniform "
      "step, so give it 1/M of uniform's epochs)"),

@@ -60,7 +60,7 @@ def _digest(*arrays: np.ndarray) -> str:
 
 
 def load_data(spec: str, resolution: int | None = None, *, seed: int = 0, val_fraction: float = 0.1,
-              num_classes: int | None = None, download: bool = False) -> DataSplits:
+              num_classes: int | None = None, download: bool = False, train_fraction: float = 1.0) -> DataSplits:
     """Load ``spec`` (``digits``, ``npz:PATH``, ``cifar10:ROOT``, ``cifar100:ROOT``, ``imagefolder:ROOT``).
 
     Images are resized to ``resolution`` x ``resolution`` (default: per dataset, 16 for digits, 32
@@ -68,6 +68,8 @@ def load_data(spec: str, resolution: int | None = None, *, seed: int = 0, val_fr
     seeded by ``seed``) becomes ``val`` unless the dataset ships its own validation split
     (imagefolder ``val/``). ``num_classes``, when given, must cover every label (a larger value is
     allowed, e.g. to match a space's classifier). ``download`` lets torchvision fetch CIFAR.
+    ``train_fraction`` < 1 keeps only that share of the training split (stratified, seeded by
+    ``seed``; validation and test unchanged): data-budget experiments on the same held-out images.
     """
     kind, arg = parse_spec(spec)
     if resolution is None:
@@ -76,6 +78,8 @@ def load_data(spec: str, resolution: int | None = None, *, seed: int = 0, val_fr
         raise ConfigError(f"resolution must be an integer >= 8, got {resolution!r}")
     if not 0.0 < float(val_fraction) < 1.0:
         raise ConfigError(f"val_fraction must be in (0, 1), got {val_fraction!r}")
+    if not 0.0 < float(train_fraction) <= 1.0:
+        raise ConfigError(f"train_fraction must be in (0, 1], got {train_fraction!r}")
     if kind == "imagefolder":
         raw: RawData = SOURCES[kind](arg, download, resolution=resolution)
     else:
@@ -98,6 +102,11 @@ def load_data(spec: str, resolution: int | None = None, *, seed: int = 0, val_fr
         tr, va = carve_validation(raw.train_y, float(val_fraction), seed)
         train_x, train_y, val_x, val_y = raw.train_x[tr], raw.train_y[tr], raw.train_x[va], raw.train_y[va]
         val_source, digest = "carved", _digest(va, raw.train_y[va])
+    if float(train_fraction) < 1.0:
+        # the same stratified carving, with another seed so the kept images do not depend on which
+        # went to validation; what it "holds out" here is simply dropped
+        keep, _ = carve_validation(train_y, 1.0 - float(train_fraction), seed + 1)
+        train_x, train_y = train_x[keep], train_y[keep]
 
     xt = _resize(train_x, resolution)
     # normalisation statistics of the training split (0..1 scale), shared by all splits
@@ -118,6 +127,7 @@ def load_data(spec: str, resolution: int | None = None, *, seed: int = 0, val_fr
         "resolution": resolution,
         "seed": int(seed),
         "val_fraction": float(val_fraction),
+        "train_fraction": float(train_fraction),
         "num_classes": n_cls,
         "val_source": val_source,
         "val_digest": digest,
@@ -138,7 +148,7 @@ def load_data_from_info(info: dict[str, Any], *, download: bool = False, spec: s
     try:
         data = load_data(spec or info["spec"], int(info["resolution"]), seed=int(info["seed"]),
                          val_fraction=float(info["val_fraction"]), num_classes=info.get("num_classes"),
-                         download=download)
+                         download=download, train_fraction=float(info.get("train_fraction", 1.0)))
     except KeyError as exc:
         raise ConfigError(f"data description {info!r} lacks the field {exc.args[0]!r}") from None
     want = info.get("val_digest")

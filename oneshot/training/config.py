@@ -26,6 +26,7 @@ class TrainConfig:
     data: str = "digits"
     resolution: int | None = None     # None: the dataset's default (16 for digits, 32 otherwise)
     val_fraction: float = 0.1
+    train_fraction: float = 1.0       # share of the (post-validation) training images used; < 1 for data-budget studies
     download: bool = False
     sampling: str = "fair"           # ranked NAS-Bench-Macro better than uniform at equal compute (docs/ranking.md)
     fair_paths: int | None = None     # fair: paths per step; None = the largest choice count (FairNAS)
@@ -77,6 +78,7 @@ class TrainConfig:
         need(self.step_epochs >= 1, f"--step-epochs must be >= 1, got {self.step_epochs}")
         need(self.grad_clip is None or self.grad_clip > 0, f"--grad-clip must be > 0, got {self.grad_clip}")
         need(0 < self.val_fraction < 1, f"--val-fraction must be in (0, 1), got {self.val_fraction}")
+        need(0 < self.train_fraction <= 1, f"--train-fraction must be in (0, 1], got {self.train_fraction}")
         need(self.fair_paths is None or self.fair_paths >= 1, f"--fair-paths must be >= 1, got {self.fair_paths}")
         need(isinstance(self.cutout, int) and self.cutout >= 0, f"--cutout must be an integer >= 0 pixels, got {self.cutout!r}")
         need(self.eval_paths >= 0, f"--eval-paths must be >= 0, got {self.eval_paths}")

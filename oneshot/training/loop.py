@@ -273,7 +273,7 @@ class _TrainingRun:
             # the class count comes from the data (a 3-class image folder trains a 3-way classifier);
             # a space option that says otherwise is a mistake, refused rather than silently obeyed
             data = load_data(config.data, resolution, seed=config.seed, val_fraction=config.val_fraction,
-                             download=config.download)
+                             download=config.download, train_fraction=config.train_fraction)
             if "num_classes" in space_options(config.space):
                 given = config.space_options.get("num_classes")
                 if given is not None and int(given) != data.num_classes:

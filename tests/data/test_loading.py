@@ -160,3 +160,25 @@ def test_npz_with_unequal_image_and_label_counts_is_refused(tmp_path):
     np.savez(path, train_x=np.zeros((10, 8, 8, 3), np.uint8), train_y=np.zeros(9, np.int64))
     with pytest.raises(ConfigError, match="train_x has 10 images but train_y has 9 labels"):
         load_data(f"npz:{path}", 8)
+
+
+def test_train_fraction_keeps_a_stratified_share_and_the_same_validation():
+    """A data-budget run (``--train-fraction``) trains on fewer images but is validated on the same ones."""
+    spec = "npz:benchmarks/data/cifar10_subset.npz"
+    full = load_data(spec, 32)
+    half = load_data(spec, 32, train_fraction=0.5)
+    assert torch.equal(half.val.x, full.val.x) and half.info["val_digest"] == full.info["val_digest"]
+    assert abs(len(half.train) - len(full.train) / 2) <= 10  # rounded per class
+    per_class_full = torch.bincount(full.train.y, minlength=10)
+    per_class_half = torch.bincount(half.train.y, minlength=10)
+    assert torch.all((per_class_half - per_class_full / 2).abs() <= 1)  # stratified
+    kept = {bytes(x.numpy()) for x in full.train.x}
+    assert all(bytes(x.numpy()) in kept for x in half.train.x[:50])  # a subset of the training split
+    assert half.info["train_fraction"] == 0.5 and half.info["sizes"]["train"] == len(half.train)
+    again = load_data_from_info(half.info)  # a checkpoint's data description rebuilds the same subset
+    assert torch.equal(again.train.x, half.train.x)
+    old = {k: v for k, v in full.info.items() if k != "train_fraction"}  # written before the option
+    assert len(load_data_from_info(old).train) == len(full.train)
+    for bad in (0.0, 1.5, -0.1):
+        with pytest.raises(ConfigError, match="train_fraction must be in"):
+            load_data(spec, 32, train_fraction=bad)

@@ -99,6 +99,17 @@ def test_cutout_changes_training_and_is_recorded(tmp_path, small_npz):
     assert load_checkpoint(cut / "supernet.pt")["config"]["cutout"] == 6
 
 
+def test_train_fraction_trains_on_fewer_images_and_resumes_with_them(tmp_path, small_npz):
+    out = tmp_path / "half"
+    train_supernet(_config(small_npz, epochs=1, train_fraction=0.5), out, echo=lambda s: None)
+    meta = load_checkpoint(out / "supernet.pt")
+    full = load_data_from_info({**meta["data"], "train_fraction": 1.0})
+    assert meta["config"]["train_fraction"] == 0.5 and meta["data"]["train_fraction"] == 0.5
+    assert meta["data"]["sizes"]["train"] < len(full.train) and meta["data"]["sizes"]["val"] == len(full.val)
+    train_supernet(_config(small_npz, epochs=2, train_fraction=0.5), out, resume=True, echo=lambda s: None)
+    assert load_checkpoint(out / "supernet.pt")["data"]["sizes"] == meta["data"]["sizes"]
+
+
 def test_cli_end_to_end_with_yaml_defaults(tmp_path, small_npz, capsys):
     cfg = tmp_path / "train.yaml"
     cfg.write_text(yaml.safe_dump({"data": f"npz:{small_npz}", "epochs": 1, "batch_size": 32, "eval_paths": 2,
@@ -124,6 +135,7 @@ def test_cli_end_to_end_with_yaml_defaults(tmp_path, small_npz, capsys):
     (["--sampling", "random"], "valid: uniform, fair, roundrobin"),
     (["--epochs", "0"], "--epochs must be >= 1"),
     (["--cutout", "-2"], "--cutout must be an integer >= 0"),
+    (["--train-fraction", "0"], "--train-fraction must be in"),
     (["--data", "mnist"], "unknown data spec"),
     (["--space", "nope"], "unknown search space"),
     (["--space", "nas-bench-macro", "--resolution", "16"], "fixed at resolution 32"),
