@@ -80,6 +80,7 @@ def load_data(spec: str, resolution: int | None = None, *, seed: int = 0, val_fr
         raise ConfigError(f"val_fraction must be in (0, 1), got {val_fraction!r}")
     if not 0.0 < float(train_fraction) <= 1.0:
         raise ConfigError(f"train_fraction must be in (0, 1], got {train_fraction!r}")
+    train_fraction = float(train_fraction)
     if kind == "imagefolder":
         raw: RawData = SOURCES[kind](arg, download, resolution=resolution)
     else:
@@ -102,10 +103,10 @@ def load_data(spec: str, resolution: int | None = None, *, seed: int = 0, val_fr
         tr, va = carve_validation(raw.train_y, float(val_fraction), seed)
         train_x, train_y, val_x, val_y = raw.train_x[tr], raw.train_y[tr], raw.train_x[va], raw.train_y[va]
         val_source, digest = "carved", _digest(va, raw.train_y[va])
-    if float(train_fraction) < 1.0:
+    if train_fraction < 1.0:
         # the same stratified carving, with another seed so the kept images do not depend on which
         # went to validation; what it "holds out" here is simply dropped
-        keep, _ = carve_validation(train_y, 1.0 - float(train_fraction), seed + 1)
+        keep, _ = carve_validation(train_y, 1.0 - train_fraction, seed + 1)
         train_x, train_y = train_x[keep], train_y[keep]
 
     xt = _resize(train_x, resolution)
@@ -127,7 +128,7 @@ def load_data(spec: str, resolution: int | None = None, *, seed: int = 0, val_fr
         "resolution": resolution,
         "seed": int(seed),
         "val_fraction": float(val_fraction),
-        "train_fraction": float(train_fraction),
+        "train_fraction": train_fraction,
         "num_classes": n_cls,
         "val_source": val_source,
         "val_digest": digest,

@@ -1,6 +1,8 @@
 """load_data: real digits, npz files, seeded validation carving, batching and augmentation."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -164,7 +166,7 @@ def test_npz_with_unequal_image_and_label_counts_is_refused(tmp_path):
 
 def test_train_fraction_keeps_a_stratified_share_and_the_same_validation():
     """A data-budget run (``--train-fraction``) trains on fewer images but is validated on the same ones."""
-    spec = "npz:benchmarks/data/cifar10_subset.npz"
+    spec = f"npz:{Path(__file__).resolve().parents[2] / 'benchmarks' / 'data' / 'cifar10_subset.npz'}"
     full = load_data(spec, 32)
     half = load_data(spec, 32, train_fraction=0.5)
     assert torch.equal(half.val.x, full.val.x) and half.info["val_digest"] == full.info["val_digest"]
