@@ -108,26 +108,28 @@ def sample_keys(all_keys: list[str], n: int, seed: int) -> list[str]:
     return sorted(rng.choice(keys, size=n, replace=False).tolist())
 
 
-def score_cache(work: Path, name: str, train_images: int, calib_images: int) -> Path:
+def score_cache(work: Path, name: str, train_images: int, calib_images: int, test: bool = False) -> Path:
     """Where the scores of recipe ``name`` at one scoring setting are cached (read by ranking_nbm_bias.py)."""
-    return work / f"scores-{name}-t{train_images}-c{calib_images}.json"
+    return work / f"scores-{name}-t{train_images}-c{calib_images}{'-test' if test else ''}.json"
 
 
 def score(ckpt: Path, archs: dict[str, list[int]], cache: Path, bn_policy: str, calib_images: int,
-          seed: int, train_images: int = 0) -> tuple[dict[str, dict[str, float]], float]:
+          seed: int, train_images: int = 0, test: bool = False) -> tuple[dict[str, dict[str, float]], float]:
     """Supernet accuracy and loss of every architecture (cached on disk per checkpoint and setting)."""
     from oneshot.provenance import file_sha256
     from oneshot.evaluation.supernet_evaluator import SupernetEvaluator
 
     tag = {"checkpoint_sha256": file_sha256(ckpt), "bn_policy": bn_policy,
            "calib_images": calib_images, "seed": seed, "score_train_images": train_images}
+    if test:
+        tag["score_test"] = True  # the caches written before the option keep their tag
     stored = json.loads(cache.read_text()) if cache.is_file() else {}
     if stored.get("tag") != tag:
         stored = {"tag": tag, "scores": {}, "cpu_seconds": 0.0}
     todo = [k for k in archs if k not in stored["scores"]]
     if todo:
         ev = SupernetEvaluator(str(ckpt), bn_policy=bn_policy, calib_images=calib_images, seed=seed,
-                               score_train_images=train_images)
+                               score_train_images=train_images, score_test=test)
         from tqdm import tqdm
 
         t0 = time.process_time()
@@ -174,8 +176,9 @@ def ranking_numbers(keys: list[str], scores: dict[str, dict[str, float]], truth:
 
 
 def search(name: str, ckpt: Path, work: Path, budget: int, seed: int, bn_policy: str,
-           calib_images: int, metric: str = "accuracy", train_images: int = 0) -> tuple[Path, float]:
-    out = work / f"search-{name}-{metric}-t{train_images}-c{calib_images}-s{seed}"
+           calib_images: int, metric: str = "accuracy", train_images: int = 0,
+           test: bool = False) -> tuple[Path, float]:
+    out = work / f"search-{name}-{metric}-t{train_images}-c{calib_images}{'-test' if test else ''}-s{seed}"
     done = json.loads((out / "DONE").read_text()) if (out / "DONE").is_file() else None
     if done and f"{metric}_smoothed" in (out / "pareto.csv").read_text().split("\n", 1)[0].split(","):
         return out, done["cpu_seconds"]
@@ -184,7 +187,7 @@ def search(name: str, ckpt: Path, work: Path, budget: int, seed: int, bn_policy:
     args = ["search", "--supernet", str(ckpt), "--strategy", "nsga2", "--objective", f"{metric}:{goal}",
             "--objective", "macs:min", "--budget", str(budget), "--seed", str(seed), "--bn-policy", bn_policy,
             "--calib-images", str(calib_images), "--score-train-images", str(train_images),
-            "--out", str(out), "--no-progress"]
+            "--out", str(out), "--no-progress", *(["--score-test"] if test else [])]
     if (out / "search.json").is_file():
         args.append("--resume")
     spent = _oneshot(args, work / f"search-{name}.log") + (done["cpu_seconds"] if done else 0.0)
@@ -299,6 +302,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="supernet score the search maximises (accuracy) or minimises (loss) next to MACs")
     ap.add_argument("--score-train-images", type=int, default=0,
                     help="also score on this many training images (default 0: validation split only)")
+    ap.add_argument("--score-test", action="store_true",
+                    help="also score on the subset's 846 test images (1,312 held-out images in all; the "
+                         "truth is NAS-Bench-Macro's, so the subset's test split is free to score on)")
     ap.add_argument("--data", type=Path, default=DATA, help="npz of the CIFAR-10 subset")
     ap.add_argument("--work", type=Path, default=Path("runs/bench-ranking-nbm"), help="work directory")
     ap.add_argument("--results", type=Path, default=HERE / "results" / "ranking_nbm.json")
@@ -321,26 +327,32 @@ def main(argv: list[str] | None = None) -> int:
         results = {}
     results.update({"benchmark": "ranking_nbm", "n": len(keys), "sample_seed": args.sample_seed,
                     "seed": args.seed, "bn_policy": args.bn_policy, "calib_images": args.calib_images,
-                    "score_train_images": args.score_train_images, "search_metric": args.search_metric,
+                    "score_train_images": args.score_train_images, "score_test": args.score_test,
+                    "search_metric": args.search_metric,
                     "search_budget": args.search_budget, "machine": machine_info()})
     results.setdefault("recipes", {})
     measured: set[str] = set()
     for name, flags in recipes.items():
         ckpt, train_s = train(name, flags, args.work, args.data, args.seed)
         scores, score_s = score(ckpt, archs, score_cache(args.work, name, args.score_train_images,
-                                                         args.calib_images),
-                                args.bn_policy, args.calib_images, args.seed, args.score_train_images)
+                                                         args.calib_images, args.score_test),
+                                args.bn_policy, args.calib_images, args.seed, args.score_train_images,
+                                args.score_test)
         rec: dict[str, Any] = {"flags": flags, "train_cpu_s": train_s, "score_cpu_s": score_s,
                                "settings": {"seed": args.seed, "calib_images": args.calib_images,
                                             "bn_policy": args.bn_policy,
                                             "score_train_images": args.score_train_images,
+                                            "score_test": args.score_test,
                                             "search_metric": args.search_metric},
                                "ranking": ranking_numbers(keys, scores, truth, space)}
         if args.search_budget > 0:
             run, search_s = search(name, ckpt, args.work, args.search_budget, args.seed, args.bn_policy,
-                                   args.calib_images, args.search_metric, args.score_train_images)
+                                   args.calib_images, args.search_metric, args.score_train_images,
+                                   args.score_test)
             rec.update({"search_cpu_s": search_s, "regret": regret(run, truth, args.search_metric)})
-        label = f"{name} [{args.search_metric}, +{args.score_train_images} train img, calib {args.calib_images}]"
+        test = ", +test" if args.score_test else ""  # the labels of earlier results stay as they were
+        label = (f"{name} [{args.search_metric}, +{args.score_train_images} train img{test}, "
+                 f"calib {args.calib_images}]")
         results["recipes"][label] = rec
         # after every recipe, a long run keeps what it has; merged with the file as it is now, so
         # several invocations (one per recipe, in parallel) add up instead of overwriting each other:

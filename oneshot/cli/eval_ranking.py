@@ -35,6 +35,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--val-images", type=int, default=None, help="validation images for supernet scores (all)")
     p.add_argument("--score-train-images", type=int, default=0, metavar="N",
                    help="also score on N training images (a larger, paired sample for ranking; default 0)")
+    p.add_argument("--score-test", action="store_true",
+                   help="also score supernets on the data's test split (more held-out images, a steadier "
+                        "ranking; the split then no longer gives untouched final numbers)")
     p.add_argument("--score-cache-mb", type=float, default=None, metavar="MB",
                    help="prefix-activation cache of the scoring engine (default: a quarter of free memory, "
                         "at most 4096; 0 turns it off)")
@@ -59,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
                         seed=args.seed, workers=args.workers, ray_address=args.ray_address,
                         calib_images=args.calib_images, val_images=args.val_images, device=args.device,
                         standalone=recipe, progress=not args.no_progress, score_cache_mb=args.score_cache_mb,
-                        score_train_images=args.score_train_images)
+                        score_train_images=args.score_train_images, score_test=args.score_test)
     report = run_ranking(cfg)
     truth = ("NAS-Bench-Macro" if bench.kind == "nas-bench-macro" else args.benchmark) if bench else \
         "stand-alone training"

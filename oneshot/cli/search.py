@@ -55,6 +55,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="validation images to score on (default: the whole validation split)")
     p.add_argument("--score-train-images", type=int, default=None, metavar="N",
                    help="also score on N training images (a larger, paired sample for ranking; default 0)")
+    p.add_argument("--score-test", action="store_true", default=None,
+                   help="also score on the data's test split (on the CIFAR-10 subset 1,312 held-out images "
+                        "instead of the validation split's 466: a steadier ranking, docs/ranking.md); the test "
+                        "split is then no longer untouched by the search, so report final numbers elsewhere")
     p.add_argument("--score-cache-mb", type=float, default=None, metavar="MB",
                    help="cache of shared prefix activations of the scoring engine, per evaluator (default: a "
                         "quarter of free memory, at most 4096; 0 turns it off; scores do not depend on it)")
@@ -128,7 +132,7 @@ def evaluator_spec(args: argparse.Namespace):
     return supernet_spec(args.supernet, bn_policy=args.bn_policy, calib_images=args.calib_images,
                          calib_batch=args.calib_batch, val_images=args.val_images, device=args.device,
                          seed=args.seed, score_cache_mb=args.score_cache_mb,
-                         score_train_images=args.score_train_images or None)
+                         score_train_images=args.score_train_images or None, score_test=args.score_test)
 
 
 def build_config(args: argparse.Namespace):

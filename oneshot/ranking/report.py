@@ -57,6 +57,7 @@ class RankingConfig:
     budgets_macs: tuple[float, ...] | None = None  # decision regret under these MACs budgets (None: per benchmark)
     score_cache_mb: float | None = None     # prefix cache of the scoring engine (None: from free memory)
     score_train_images: int = 0             # also score on this many training images (ranking sample)
+    score_test: bool = False                # also score supernets on the data's test split (held out)
 
     def validate(self) -> "RankingConfig":
         from oneshot.errors import ConfigError
@@ -244,7 +245,8 @@ def _supernet_scores(cfg: RankingConfig, archs: Sequence[Any]) -> dict[str, dict
     for policy in cfg.bn_policies:
         spec = supernet_spec(cfg.supernet, bn_policy=policy, calib_images=cfg.calib_images,
                              val_images=cfg.val_images, device=cfg.device, seed=cfg.seed,
-                             score_cache_mb=cfg.score_cache_mb, score_train_images=cfg.score_train_images)
+                             score_cache_mb=cfg.score_cache_mb, score_train_images=cfg.score_train_images,
+                             score_test=cfg.score_test or None)
         evaluator = spec.create()
         try:
             results = _score(evaluator, archs, f"supernet ({policy})", cfg.progress)

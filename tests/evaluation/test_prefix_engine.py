@@ -155,3 +155,34 @@ def test_training_images_in_the_score_and_the_held_out_part_alone(tmp_path, one_
     assert more.describe()["score_train_images"] == 48 and more.describe()["val_images"] == 32
     with pytest.raises(Exception, match="val-images"):
         SupernetEvaluator(ckpt, val_images=0)
+
+
+def test_the_test_split_in_the_score(tmp_path, one_thread):
+    ckpt = _checkpoint(tmp_path, "nas-bench-macro")
+    kw = dict(bn_policy="exact", calib_images=32, calib_batch=16, val_images=32, eval_batch=16)
+    base = SupernetEvaluator(ckpt, **kw)
+    with_test = SupernetEvaluator(ckpt, score_test=True, **kw)
+    n_test = len(load_data("digits", base.space.resolution, seed=0).test)
+    assert with_test.describe()["val_images"] == 32 + n_test and with_test.describe()["score_test"]
+    assert with_test.metric_names == ("accuracy", "loss")  # every scored image is held out
+    archs = _archs(base.space, 4, seed=6)
+    got = [r.metrics for r in with_test.evaluate(archs)]
+    assert got == [r.metrics for r in SupernetEvaluator(ckpt, score_test=True, engine=False, **kw).evaluate(archs)]
+    assert all(b.metrics["loss"] != g["loss"] for b, g in zip(base.evaluate(archs), got))
+    # with training images as well, the held-out part is validation + test
+    both = SupernetEvaluator(ckpt, score_test=True, score_train_images=48, **kw)
+    for g, m in zip(got, (r.metrics for r in both.evaluate(archs))):
+        assert g["loss"] == pytest.approx(m["val_loss"]) and g["accuracy"] == pytest.approx(m["val_accuracy"])
+
+
+def test_score_test_needs_a_test_split(tmp_path, one_thread):
+    rng = np.random.default_rng(0)
+    npz = tmp_path / "no_test.npz"
+    np.savez(npz, train_x=rng.integers(0, 255, (60, 8, 8, 3), dtype=np.uint8), train_y=np.arange(60) % 3)
+    space = create_space("tiny", **_options("tiny"))
+    data = load_data(f"npz:{npz}", space.resolution, seed=0)
+    path = tmp_path / "sn.pt"
+    save_checkpoint(path, {"space": space.to_json(), "model": Supernet(space).state_dict(), "data": data.info,
+                           "config": {}, "versions": {}})
+    with pytest.raises(Exception, match="no test split; drop --score-test"):
+        SupernetEvaluator(str(path), bn_policy="exact", calib_images=16, score_test=True)

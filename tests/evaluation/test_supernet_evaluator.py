@@ -126,3 +126,17 @@ def test_cli_supernet_search_minimises_the_loss_by_default(checkpoint, tmp_path)
                  "--val-images", "32", "--out", str(out), "--no-progress"]) == 0
     identity = json.loads((out / "search.json").read_text())["identity"]
     assert "loss" in json.dumps(identity["objectives"]) and "accuracy" not in json.dumps(identity["objectives"])
+
+
+def test_cli_search_scores_on_the_test_split_when_asked(checkpoint, tmp_path):
+    import json
+
+    from oneshot.cli.main import main
+
+    out = tmp_path / "s"
+    assert main(["search", "--supernet", checkpoint, "--strategy", "random", "--budget", "4", "--calib-images", "32",
+                 "--val-images", "32", "--score-test", "--out", str(out), "--no-progress"]) == 0
+    run = json.loads((out / "search.json").read_text())
+    assert run["identity"]["evaluator"]["options"]["score_test"] is True
+    n_test = len(load_data("digits", create_space("tiny").resolution, seed=0).test)
+    assert run["evaluator_info"]["score_test"] and run["evaluator_info"]["val_images"] == 32 + n_test
