@@ -37,14 +37,15 @@ from run_all import machine_info  # noqa: E402
 from oneshot.atomic import atomic_write_json  # noqa: E402
 
 
-def cached_scores(work: Path, name: str, calib_images: int) -> dict[str, dict[str, float]]:
-    """The validation scores ranking_nbm.py cached for recipe ``name`` (validation split only)."""
+def cached_scores(work: Path, name: str, calib_images: int, test: bool = False) -> dict[str, dict[str, float]]:
+    """The scores ranking_nbm.py cached for recipe ``name`` (validation split, plus the test split
+    with ``test``: ranking_nbm.py --score-test)."""
     import json
 
-    path = score_cache(work, name, 0, calib_images)
+    path = score_cache(work, name, 0, calib_images, test)
     if not path.is_file():
         raise SystemExit(f"no score cache for recipe {name!r} ({path.name} in {work}); run "
-                         f"benchmarks/ranking_nbm.py --recipe {name}=FLAGS first")
+                         f"benchmarks/ranking_nbm.py --recipe {name}=FLAGS{' --score-test' if test else ''} first")
     return json.loads(path.read_text())["scores"]
 
 
@@ -67,20 +68,22 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--n", type=int, default=500, help="the sample size ranking_nbm.py scored (default 500)")
     ap.add_argument("--sample-seed", type=int, default=0)
     ap.add_argument("--calib-images", type=int, default=256)
+    ap.add_argument("--score-test", action="store_true",
+                    help="read the caches of ranking_nbm.py --score-test (validation + test images)")
     ap.add_argument("--work", type=Path, default=Path("runs/bench-ranking-nbm"))
     ap.add_argument("--results", type=Path, default=HERE / "results" / "ranking_nbm_bias.json")
     args = ap.parse_args(argv)
 
     space, truth = universe()
     keys = sample_keys(list(truth), args.n, args.sample_seed)
-    pattern = score_cache(args.work, "*", 0, args.calib_images).name
+    pattern = score_cache(args.work, "*", 0, args.calib_images, args.score_test).name
     prefix, suffix = pattern.split("*")
     names = args.recipe or sorted(p.name[len(prefix):-len(suffix)] for p in args.work.glob(pattern))
     if not names:
         raise SystemExit(f"no score caches in {args.work}; run benchmarks/ranking_nbm.py first")
     losses = {}
     for name in names:
-        s = cached_scores(args.work, name, args.calib_images)
+        s = cached_scores(args.work, name, args.calib_images, args.score_test)
         if not all(k in s for k in keys):
             raise SystemExit(f"the cache of {name!r} does not cover the {len(keys)}-network sample "
                              f"(seed {args.sample_seed}); rerun benchmarks/ranking_nbm.py for it")
@@ -135,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
                     "tau_in_macs_quintiles": " ".join(f"{v:.2f}" for v in within_cost_quantiles(macs, acc, macs, 5))})
 
     results = {"benchmark": "ranking_nbm_bias", "n": len(keys), "sample_seed": args.sample_seed,
-               "calib_images": args.calib_images,
+               "calib_images": args.calib_images, "score_test": args.score_test,
                "description": "Additive fits of supernet losses on the ranking_nbm sample: per-layer effects "
                               "(choice minus identity, rescaled to the truth's total), smoothed tau of single "
                               "supernets and ensembles, and regret of the fit's own pick over all networks.",

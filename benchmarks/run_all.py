@@ -210,13 +210,14 @@ def _headlines(name: str, data: dict[str, Any]) -> list[str]:
                         f"| top two MACs quintiles {top}; top-10 % precision "
                         f"{ranking[best]['top10pct_precision']:.2f}"
                         + (f"; regret {reg} points at 30/45/60M MACs" if reg else "") + " |")
-    elif name == "ranking_nbm_bias":
+    elif name in ("ranking_nbm_bias", "ranking_nbm_bias_test"):
         effects = data.get("layer_effects", [])
         truth = next(r for r in effects if r["fit of"].startswith("truth (this sample)"))
         ratios = [r["l5-l7 / l0-l2"] for r in effects if not r["fit of"].startswith("truth")]
         ens = [r for r in data.get("smoothed_ranking", []) if "+" in r["supernet(s)"]]
         best = max(ens, key=lambda r: r["kendall_tau"], default=None)
-        rows.append(f"| NAS-Bench-Macro supernet bias (n={data['n']}): late (l5-l7) / early (l0-l2) layer effects | "
+        scored = ", scored on validation + test" if data.get("score_test") else ""
+        rows.append(f"| NAS-Bench-Macro supernet bias (n={data['n']}{scored}): late (l5-l7) / early (l0-l2) layer effects | "
                     f"truth {truth['l5-l7 / l0-l2']:.2f}, {len(ratios)} supernets {min(ratios):.2f}-{max(ratios):.2f} | "
                     + (f"best ensemble ({best['supernet(s)']}) smoothed tau {best['kendall_tau']:.3f}" if best else "")
                     + " |")

@@ -105,3 +105,24 @@ def test_bias_analysis_recovers_the_truth_from_truthful_scores(truth, tmp_path, 
     assert all(picks["truthful"][b] < 1.0 for b in ("30M", "45M", "60M"))
     with pytest.raises(SystemExit, match="no score cache"):
         ranking_nbm_bias.main(["--work", str(tmp_path), "--recipe", "absent", "--results", str(out)])
+
+
+def test_score_test_caches_are_their_own(truth, tmp_path):
+    """ranking_nbm.py --score-test caches apart from the validation-only scores, and the bias analysis
+    reads one kind or the other, never a mix."""
+    import json
+
+    import ranking_nbm_bias
+
+    assert ranking_nbm.score_cache(tmp_path, "x", 0, 256, True) != ranking_nbm.score_cache(tmp_path, "x", 0, 256)
+    keys = ranking_nbm.sample_keys(list(truth), 500, 0)
+    ranking_nbm.score_cache(tmp_path, "both", 0, 256, True).write_text(json.dumps(
+        {"scores": {k: {"loss": -truth[k][1], "accuracy": 0.0} for k in keys}}))
+    out = tmp_path / "bias.json"
+    with pytest.raises(SystemExit, match="no score caches"):
+        ranking_nbm_bias.main(["--work", str(tmp_path), "--results", str(out)])
+    assert ranking_nbm_bias.main(["--work", str(tmp_path), "--results", str(out), "--score-test"]) == 0
+    res = json.loads(out.read_text())
+    assert res["score_test"] and [r["supernet(s)"] for r in res["smoothed_ranking"]] == ["both", "MACs (free)"]
+    with pytest.raises(SystemExit, match="--score-test first"):
+        ranking_nbm_bias.main(["--work", str(tmp_path), "--results", str(out), "--score-test", "--recipe", "gone"])
