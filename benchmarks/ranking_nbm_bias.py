@@ -57,6 +57,10 @@ def fit_pick_regret(predicted: np.ndarray, acc: np.ndarray, macs: np.ndarray) ->
             for b in BUDGETS}
 
 
+def _z(v: np.ndarray) -> np.ndarray:
+    return (v - v.mean()) / max(float(v.std()), 1e-12)
+
+
 def main(argv: list[str] | None = None) -> int:
     from oneshot.ranking.metrics import kendall_tau, within_cost_quantiles
     from oneshot.search.smoothing import fit_additive, one_hot
@@ -68,6 +72,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--n", type=int, default=500, help="the sample size ranking_nbm.py scored (default 500)")
     ap.add_argument("--sample-seed", type=int, default=0)
     ap.add_argument("--calib-images", type=int, default=256)
+    ap.add_argument("--macs-prior", action="append", type=float, default=[], metavar="W",
+                    help="also rank each supernet by z(smoothed -loss) + W z(log MACs): does a cost prior "
+                         "mixed into the score help? (repeatable)")
     ap.add_argument("--score-test", action="store_true",
                     help="read the caches of ranking_nbm.py --score-test (validation + test images)")
     ap.add_argument("--work", type=Path, default=Path("runs/bench-ranking-nbm"))
@@ -127,12 +134,20 @@ def main(argv: list[str] | None = None) -> int:
 
     for name in names:
         record(name, -losses[name])
+    prior = []
+    for name in names:
+        fitted = fit_additive(space, archs, -losses[name]).predict(archs)
+        row: dict[str, Any] = {"supernet": name, "W = 0": round(kendall_tau(fitted, acc), 3)}
+        for w in args.macs_prior:
+            mixed = _z(fitted) + w * _z(np.log(macs))
+            row[f"W = {w:g}"] = round(kendall_tau(mixed, acc), 3)
+        prior.append(row)
     for combo in args.ensemble:
         parts = combo.split("+")
         missing = [p for p in parts if p not in losses]
         if missing:
             raise SystemExit(f"--ensemble {combo}: no scores for {missing}; add them with --recipe")
-        z = sum((losses[p] - losses[p].mean()) / losses[p].std() for p in parts)
+        z = sum(_z(losses[p]) for p in parts)
         record(combo, -z)
     ranking.append({"supernet(s)": "MACs (free)", "kendall_tau": round(kendall_tau(macs, acc), 3),
                     "tau_in_macs_quintiles": " ".join(f"{v:.2f}" for v in within_cost_quantiles(macs, acc, macs, 5))})
@@ -143,11 +158,13 @@ def main(argv: list[str] | None = None) -> int:
                               "(choice minus identity, rescaled to the truth's total), smoothed tau of single "
                               "supernets and ensembles, and regret of the fit's own pick over all networks.",
                "layer_effects": effects, "smoothed_ranking": ranking, "fit_pick_regret": picks,
+               **({"macs_prior": prior} if args.macs_prior else {}),
                "machine": machine_info()}
     args.results.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_json(args.results, results)
     for title, rows in (("per-layer effects", effects), ("smoothed ranking", ranking),
-                        ("regret of the fit's pick over all networks", picks)):
+                        ("regret of the fit's pick over all networks", picks),
+                        *((("smoothed tau with a MACs prior of weight W", prior),) if args.macs_prior else ())):
         cols = list(rows[0])
         widths = [max(len(c), *(len(str(r.get(c, ""))) for r in rows)) for c in cols]
         print(f"\n{title}")

@@ -89,8 +89,13 @@ def test_bias_analysis_recovers_the_truth_from_truthful_scores(truth, tmp_path, 
     write("noisy-b", -acc + rng.normal(0, 6, len(keys)))
     out = tmp_path / "bias.json"
     assert ranking_nbm_bias.main(["--work", str(tmp_path), "--results", str(out),
-                                  "--ensemble", "noisy-a+noisy-b"]) == 0
+                                  "--ensemble", "noisy-a+noisy-b", "--macs-prior", "1", "--macs-prior", "1e4"]) == 0
     res = json.loads(out.read_text())
+    prior = {r["supernet"]: r for r in res["macs_prior"]}
+    macs_tau = next(r["kendall_tau"] for r in res["smoothed_ranking"] if r["supernet(s)"] == "MACs (free)")
+    # a cost prior pulls the truthful ranking towards MACs' order: worse, and MACs' own at a huge weight
+    assert prior["truthful"]["W = 1"] < prior["truthful"]["W = 0"]
+    assert prior["noisy-a"]["W = 10000"] == pytest.approx(macs_tau, abs=0.01)
     effects = {r["fit of"]: r for r in res["layer_effects"]}
     def values(row):
         return np.array([[float(v) for v in row[f"l{i}"].split("/")] for i in range(8)])
