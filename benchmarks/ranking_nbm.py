@@ -108,9 +108,14 @@ def sample_keys(all_keys: list[str], n: int, seed: int) -> list[str]:
     return sorted(rng.choice(keys, size=n, replace=False).tolist())
 
 
+def _setting(train_images: int, calib_images: int, test: bool) -> str:
+    """The scoring setting in work-file names (``-test``: validation + test; older names unchanged)."""
+    return f"t{train_images}-c{calib_images}{'-test' if test else ''}"
+
+
 def score_cache(work: Path, name: str, train_images: int, calib_images: int, test: bool = False) -> Path:
     """Where the scores of recipe ``name`` at one scoring setting are cached (read by ranking_nbm_bias.py)."""
-    return work / f"scores-{name}-t{train_images}-c{calib_images}{'-test' if test else ''}.json"
+    return work / f"scores-{name}-{_setting(train_images, calib_images, test)}.json"
 
 
 def score(ckpt: Path, archs: dict[str, list[int]], cache: Path, bn_policy: str, calib_images: int,
@@ -178,7 +183,7 @@ def ranking_numbers(keys: list[str], scores: dict[str, dict[str, float]], truth:
 def search(name: str, ckpt: Path, work: Path, budget: int, seed: int, bn_policy: str,
            calib_images: int, metric: str = "accuracy", train_images: int = 0,
            test: bool = False) -> tuple[Path, float]:
-    out = work / f"search-{name}-{metric}-t{train_images}-c{calib_images}{'-test' if test else ''}-s{seed}"
+    out = work / f"search-{name}-{metric}-{_setting(train_images, calib_images, test)}-s{seed}"
     done = json.loads((out / "DONE").read_text()) if (out / "DONE").is_file() else None
     if done and f"{metric}_smoothed" in (out / "pareto.csv").read_text().split("\n", 1)[0].split(","):
         return out, done["cpu_seconds"]

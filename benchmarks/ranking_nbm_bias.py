@@ -121,7 +121,8 @@ def main(argv: list[str] | None = None) -> int:
                effect_row("truth (all networks)", np.array(fit_additive(space, all_archs, all_acc).effects()))]
     ranking, picks = [], []
 
-    def record(label: str, neg_loss: np.ndarray) -> None:
+    def record(label: str, neg_loss: np.ndarray) -> np.ndarray:
+        """Adds ``label``'s rows to the tables; returns its fit's prediction of the sample."""
         fit = fit_additive(space, archs, neg_loss)
         p = fit.predict(archs)
         q = within_cost_quantiles(p, acc, macs, 5)
@@ -131,16 +132,14 @@ def main(argv: list[str] | None = None) -> int:
         picks.append({"supernet(s)": label, **{k: round(v, 2) for k, v in regret.items()}})
         if "+" not in label:
             effects.append(effect_row(label, np.array(fit.effects())))
+        return p
 
-    for name in names:
-        record(name, -losses[name])
+    fitted = {name: record(name, -losses[name]) for name in names}
     prior = []
-    for name in names:
-        fitted = fit_additive(space, archs, -losses[name]).predict(archs)
-        row: dict[str, Any] = {"supernet": name, "W = 0": round(kendall_tau(fitted, acc), 3)}
+    for name, p in fitted.items() if args.macs_prior else ():
+        row: dict[str, Any] = {"supernet": name, "W = 0": round(kendall_tau(p, acc), 3)}
         for w in args.macs_prior:
-            mixed = _z(fitted) + w * _z(np.log(macs))
-            row[f"W = {w:g}"] = round(kendall_tau(mixed, acc), 3)
+            row[f"W = {w:g}"] = round(kendall_tau(_z(p) + w * _z(np.log(macs)), acc), 3)
         prior.append(row)
     for combo in args.ensemble:
         parts = combo.split("+")
