@@ -18,9 +18,11 @@ import ctypes.util
 import os
 
 #: glibc mallopt parameters and the values pinning sets (C ints)
-MALLOPT = {"M_MMAP_THRESHOLD": (-3, 32 << 20),   # the largest glibc accepts (HEAP_MAX_SIZE / 2)
+MALLOPT = {"M_MMAP_THRESHOLD": (-3, 1 << 30),    # buffers up to 1 GiB come from the heap
            "M_TRIM_THRESHOLD": (-1, 2**31 - 1),  # never give the heap top back to the kernel
            "M_TOP_PAD": (-2, 256 << 20)}         # grow the heap in large steps
+#: glibc before 2.35 refuses an mmap threshold above HEAP_MAX_SIZE / 2 (32 MiB on 64-bit)
+OLD_GLIBC_MMAP_THRESHOLD = 32 << 20
 #: environment variable: ``default`` leaves malloc alone in searches and their workers
 ENV = "ONESHOT_ALLOCATOR"
 
@@ -33,7 +35,10 @@ def pin_allocator() -> bool:
         return False
     mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
     # mallopt returns 1 on success; musl and others accept the call and return 0
-    return all(mallopt(param, value) == 1 for param, value in MALLOPT.values())
+    ok = [mallopt(param, value) == 1 for param, value in MALLOPT.values()]
+    if not ok[0]:
+        ok[0] = mallopt(MALLOPT["M_MMAP_THRESHOLD"][0], OLD_GLIBC_MMAP_THRESHOLD) == 1
+    return all(ok)
 
 
 def pin_for_evaluation() -> str:

@@ -29,3 +29,34 @@ def test_search_records_the_allocator(tmp_path, monkeypatch):
     SearchRun(SearchConfig(EvaluatorSpec("nas-bench-macro"), str(out), strategy="random", budget=5,
                            progress=False)).run()
     assert json.loads((out / "search.json").read_text())["allocator"] == "default"
+
+
+def test_old_glibc_refusing_a_large_threshold_gets_the_largest_it_accepts(monkeypatch):
+    import ctypes
+
+    from oneshot import allocator
+
+    calls = []
+
+    class FakeLibc:
+        @staticmethod
+        def mallopt(param, value):
+            calls.append((param, value))
+            return 0 if (param, value) == allocator.MALLOPT["M_MMAP_THRESHOLD"] else 1
+
+    monkeypatch.setattr(ctypes, "CDLL", lambda name: FakeLibc)
+    assert pin_allocator() is True
+    assert (-3, allocator.OLD_GLIBC_MMAP_THRESHOLD) in calls
+
+
+def test_training_pins_the_allocator_unless_opted_out(tmp_path, monkeypatch):
+    from oneshot import allocator
+    from oneshot.training import TrainConfig, train_supernet
+
+    modes = []
+    real = allocator.pin_for_evaluation
+    monkeypatch.setattr(allocator, "pin_for_evaluation", lambda: modes.append(real()) or modes[-1])
+    monkeypatch.setenv(ENV, "default")
+    config = TrainConfig(space="tiny", data="digits", epochs=1, eval_paths=0, bn_calib_images=0, progress=False)
+    train_supernet(config, tmp_path / "run", stop_after=1, echo=lambda s: None)
+    assert modes == ["default"]

@@ -44,6 +44,8 @@ _OPTIONS = [
 _FLAGS = [  # (name, field, help for --name)
     ("nesterov", "nesterov", "Nesterov momentum"),
     ("augment", "augment", "random crop (+ flip where labels allow) during training (default: off for digits, else on)"),
+    ("trivial-augment", "trivial_augment", "TrivialAugment: one random photometric or geometric operation per "
+     "training image, after the crop and flip (default off)"),
     ("amp", "amp", "mixed precision (default: on for CUDA; bf16 where supported)"),
     ("channels-last", "channels_last", "channels_last memory format (default: on for CUDA)"),
     ("progress", "progress", "progress bar (default on)"),

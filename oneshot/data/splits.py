@@ -12,6 +12,8 @@ from typing import Any, Iterator
 
 import torch
 
+from .trivial_augment import trivial_augment_batch
+
 
 @dataclass
 class TensorSplit:
@@ -55,7 +57,7 @@ class TensorSplit:
 
     def batches(self, batch_size: int, *, shuffle: bool = False, generator: torch.Generator | None = None,
                 device: str | torch.device = "cpu", augment: bool = False, cutout: int = 0,
-                drop_last: bool = False) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+                trivial_augment: bool = False, drop_last: bool = False) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         """Yield normalised float32 ``(x, y)`` batches on ``device``.
 
         ``shuffle`` and ``augment`` draw only from ``generator`` (a CPU ``torch.Generator``), so a
@@ -64,11 +66,13 @@ class TensorSplit:
         (padding = resolution / 8) plus, where ``hflip`` allows, a horizontal flip. ``cutout`` > 0
         also zeroes one random ``cutout`` x ``cutout`` square of each normalised image (DeVries &
         Taylor 2017; the square may hang over the border), drawn from the same generator.
+        ``trivial_augment`` applies one TrivialAugment operation per image after the crop and flip
+        (``oneshot.data.trivial_augment``), from the same generator too.
         """
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-        if (shuffle or augment or cutout) and generator is None:
-            raise ValueError("shuffle/augment/cutout need a seeded torch.Generator (generator=...) for reproducibility")
+        if (shuffle or augment or cutout or trivial_augment) and generator is None:
+            raise ValueError("shuffle/augment/cutout/trivial_augment need a seeded torch.Generator (generator=...) for reproducibility")
         if cutout < 0:
             raise ValueError(f"cutout must be >= 0 pixels, got {cutout}")
         n = len(self)
@@ -79,6 +83,8 @@ class TensorSplit:
             xb = self.x[idx]
             if augment:
                 xb = augment_batch(xb, generator, hflip=self.hflip)
+            if trivial_augment:
+                xb = trivial_augment_batch(xb, generator)
             mask = cutout_mask(xb.shape[0], xb.shape[-2], xb.shape[-1], cutout, generator) if cutout else None
             xb = self.normalise(xb.to(device, non_blocking=True))
             if mask is not None:

@@ -44,6 +44,7 @@ class TrainConfig:
     grad_clip: float | None = 5.0     # max global grad norm; None to disable
     augment: bool | None = None       # random crop (+ flip); None: per dataset (off for digits)
     cutout: int = 0                   # side in pixels of the square Cutout zeroes per image; 0 = off
+    trivial_augment: bool = False     # one random TrivialAugment operation per training image
     seed: int = 0
     device: str = "auto"              # auto: cuda when available
     amp: bool | None = None           # None: on for CUDA (bf16 where supported, else fp16 + scaler)

@@ -182,6 +182,11 @@ def train_supernet(config: TrainConfig, out_dir: str | os.PathLike, *, resume: b
     checkpoint is written (progress for sweeps). Under ``torchrun`` every rank calls this; rank 0
     writes files. ``job`` trains something other than the configured supernet (``TrainingJob``).
     """
+    from oneshot.allocator import pin_for_evaluation
+
+    # every step allocates the same 10-100 MB activations: keep them mapped instead of
+    # page-faulting them in again (oneshot/allocator.py); ONESHOT_ALLOCATOR=default opts out
+    pin_for_evaluation()
     run = _TrainingRun(config, Path(out_dir), job or TrainingJob(), echo)
     run.open(resume, explicit or set())
     try:
@@ -366,7 +371,8 @@ class _TrainingRun:
         self.supernet.train()
         gen = epoch_generator(config.seed, epoch)
         batches = self.data.train.batches(config.batch_size, shuffle=True, generator=gen, augment=config.augment,
-                                          cutout=config.cutout, drop_last=True)
+                                          cutout=config.cutout, trivial_augment=config.trivial_augment,
+                                          drop_last=True)
         bar = _progress(self.steps_per_epoch, f"epoch {epoch + 1}/{config.epochs}", config.progress and dist.is_main)
         loss_sum, correct, seen, images, path_log = 0.0, 0, 0, 0, []
         t0 = time.perf_counter()

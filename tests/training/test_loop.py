@@ -99,6 +99,19 @@ def test_cutout_changes_training_and_is_recorded(tmp_path, small_npz):
     assert load_checkpoint(cut / "supernet.pt")["config"]["cutout"] == 6
 
 
+def test_trivial_augment_changes_training_and_is_recorded(tmp_path, small_npz):
+    plain, strong = tmp_path / "plain", tmp_path / "ta"
+    train_supernet(_config(small_npz, epochs=1, sampling="uniform"), plain, echo=lambda s: None)
+    train_supernet(_config(small_npz, epochs=1, sampling="uniform", trivial_augment=True), strong, echo=lambda s: None)
+    a, b = _weights(plain / "supernet.pt"), _weights(strong / "supernet.pt")
+    assert any(not torch.equal(a[k], b[k]) for k in a)
+    assert load_checkpoint(strong / "supernet.pt")["config"]["trivial_augment"] is True
+    # a resumed run may not switch it off: it changes what is computed
+    with pytest.raises(ConfigError, match="trivial_augment=True in the checkpoint"):
+        train_supernet(_config(small_npz, epochs=2, sampling="uniform"), strong, resume=True,
+                       explicit={"trivial_augment"}, echo=lambda s: None)
+
+
 def test_train_fraction_trains_on_fewer_images_and_resumes_with_them(tmp_path, small_npz):
     out = tmp_path / "half"
     train_supernet(_config(small_npz, epochs=1, train_fraction=0.5), out, echo=lambda s: None)
