@@ -221,6 +221,22 @@ def _headlines(name: str, data: dict[str, Any]) -> list[str]:
                     f"truth {truth['l5-l7 / l0-l2']:.2f}, {len(ratios)} supernets {min(ratios):.2f}-{max(ratios):.2f} | "
                     + (f"best ensemble ({best['supernet(s)']}) smoothed tau {best['kendall_tau']:.3f}" if best else "")
                     + " |")
+    elif name == "allocator_training":
+        m = data["median"]
+        rows.append(f"| training step CPU time, glibc defaults vs pinned allocator (NAS-Bench-Macro, batch "
+                    f"{data['config']['batch_size']}) | {m['default']['cpu_s']:.2f} vs {m['pinned']['cpu_s']:.2f} CPU-s "
+                    f"({data['default_over_pinned_cpu']:.2f}x) | page faults/step {m['default']['minor_faults']:,.0f} vs "
+                    f"{m['pinned']['minor_faults']:,.0f} |")
+    elif name == "ranking_nbm_standalone":
+        s = data["summary"]
+        rows.append(f"| NAS-Bench-Macro: stand-alone training on the subset, pairs where supernets and truth disagree | "
+                    f"sides with the truth in {s['sides_with_truth']} of {s['pairs_done']} | mean stand-alone gap "
+                    f"{s['mean_standalone_gap']:+.2f} points (truth {s['mean_truth_gap']:+.2f}) |")
+    elif name == "ranking_nbm_landmarks":
+        for r in data.get("rows", []):
+            rows.append(f"| NAS-Bench-Macro ranking with {r['landmarks']} stand-alone landmarks, {r['supernet']} | "
+                        f"reweighted tau {r['reweighted']:.3f} (smoothed {r['smoothed']:.3f}, MACs {r['macs']:.3f}) | "
+                        f"n={r['networks']} non-landmark networks; landmarks alone {r['landmarks_alone']:.3f} |")
     elif name == "ranking":
         for r in data.get("rows", []):
             rows.append(f"| ranking: {r['proxy']} (n={r['n']}) | Kendall tau {r['kendall_tau']:.2f} | "

@@ -197,6 +197,20 @@ SOURCES: dict[str, Callable[..., RawData]] = {
 DEFAULT_RESOLUTION = {"digits": 16, "npz": 32, "cifar10": 32, "cifar100": 32, "imagefolder": 32}
 
 
+def same_spec(a: str, b: str) -> bool:
+    """Whether two data specs name the same data: the same kind and, for file-backed kinds, the same
+    path once resolved from here (``npz:data/x.npz`` and its absolute form are one dataset)."""
+    if a == b:
+        return True
+    try:
+        (kind_a, arg_a), (kind_b, arg_b) = parse_spec(a), parse_spec(b)
+    except ConfigError:
+        return False
+    if kind_a != kind_b:
+        return False
+    return Path(arg_a).expanduser().resolve() == Path(arg_b).expanduser().resolve()
+
+
 def parse_spec(spec: str) -> tuple[str, str]:
     """``"npz:PATH"`` -> ("npz", "PATH"); ``"digits"`` -> ("digits", "")."""
     kind, _, arg = spec.partition(":")

@@ -121,6 +121,92 @@ def _fit_features(space: SearchSpace, X: np.ndarray, y: np.ndarray) -> AdditiveF
     return AdditiveFit(space, mean_x, mean_y, weights, lam, err, float(y.std()), len(y))
 
 
+#: strengths of the pull of the per-layer weights towards one common scale, relative to the mean
+#: squared per-layer contribution; the last one keeps the supernet's own layer sizes
+LAYER_ALPHAS = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0, float("inf"))
+
+
+@dataclass
+class LayerWeightedFit:
+    """An additive fit whose per-dimension contributions are reweighted: ``predict`` = intercept +
+    sum over dimensions of ``layer_weights[d]`` x the fit's contribution of dimension d."""
+
+    fit: AdditiveFit
+    layer_weights: np.ndarray
+    intercept: float
+    alpha: float
+    loo_rmse: float
+
+    def predict(self, archs: Sequence[Sequence[int]] | np.ndarray) -> np.ndarray:
+        return layer_contributions(self.fit, archs) @ self.layer_weights + self.intercept
+
+
+def layer_contributions(fit: AdditiveFit, archs: Sequence[Sequence[int]] | np.ndarray) -> np.ndarray:
+    """(n, dimensions): each dimension's share of ``fit.predict(archs) - fit.mean_y``."""
+    X = one_hot(fit.space, archs) - fit.mean_x
+    cols = np.repeat(np.arange(len(fit.space.choice_counts)), fit.space.choice_counts)
+    out = np.zeros((len(X), len(fit.space.choice_counts)))
+    np.add.at(out.T, cols, (X * fit.weights).T)
+    return out
+
+
+def _layer_ridge(C: np.ndarray, y: np.ndarray, alpha: float) -> tuple[np.ndarray, float]:
+    """Weights w >= 0 and intercept of y ~ a + C w, ridge-pulled towards w = s (s: the one-scale fit).
+
+    Non-negative: a landmark fit may shrink a dimension to nothing but never reverse the order of
+    its choices, which is the supernet's to decide."""
+    from scipy.optimize import nnls
+
+    Cc, yc = C - C.mean(axis=0), y - y.mean()
+    total = Cc.sum(axis=1)
+    # the landmarks are meant to agree with the fit's direction; where they do not (noise), a
+    # vanishing positive scale keeps the fit's own order instead of turning it upside down
+    s = max(float(total @ yc / max(float(total @ total), 1e-300)), 1e-12)
+    d = C.shape[1]
+    if np.isinf(alpha):  # the supernet's own layer sizes, one common scale
+        w = np.full(d, s)
+        return w, float(y.mean() - C.mean(axis=0) @ w)
+    root = np.sqrt(alpha * float(np.mean(Cc**2)) * len(y))
+    w, _ = nnls(np.vstack([Cc, root * np.eye(d)]), np.concatenate([yc, root * s * np.ones(d)]))
+    return w, float(y.mean() - C.mean(axis=0) @ w)
+
+
+def fit_layer_weights(fit: AdditiveFit, archs: Sequence[Sequence[int]] | np.ndarray,
+                      targets: Sequence[float]) -> LayerWeightedFit:
+    """Reweight ``fit``'s dimensions so that it predicts ``targets`` of ``archs`` (landmarks: a few
+    architectures whose accuracy was measured another way, e.g. trained alone). ``fit`` must be of a
+    higher-is-better score (minus the loss), like the targets.
+
+    The supernet's fit decides the order of the choices within each dimension; the landmarks decide
+    how much each dimension matters. A ridge pulls the weights towards one common scale (the fit as
+    it is, rescaled), its strength chosen by leave-one-out error on the landmarks (the strongest
+    within one standard error of the best), so few or noisy landmarks leave the supernet's ranking
+    close to unchanged rather than overturn it."""
+    y = np.asarray(targets, dtype=np.float64)
+    if len(y) != len(archs):
+        raise ConfigError(f"{len(archs)} landmark architectures but {len(y)} targets")
+    if len(y) < 4 or not np.isfinite(y).all():
+        raise ConfigError("reweighting layers needs at least 4 landmarks with finite targets")
+    C = layer_contributions(fit, archs)
+    squared = []  # per alpha: each landmark's leave-one-out squared error
+    for alpha in LAYER_ALPHAS:
+        errors = []
+        for i in range(len(y)):
+            keep = np.arange(len(y)) != i
+            w, a = _layer_ridge(C[keep], y[keep], alpha)
+            errors.append(float(C[i] @ w + a - y[i]) ** 2)
+        squared.append(np.array(errors))
+    means = np.array([e.mean() for e in squared])
+    best = int(np.argmin(means))
+    # one-standard-error rule: the strongest pull whose error is within one standard error of the
+    # best, so a handful of noisy landmarks cannot talk the fit out of the supernet's layer sizes
+    limit = means[best] + float(squared[best].std(ddof=1)) / np.sqrt(len(y))
+    pick = max(i for i in range(len(LAYER_ALPHAS)) if means[i] <= limit)
+    alpha, rmse = LAYER_ALPHAS[pick], float(np.sqrt(means[pick]))
+    w, a = _layer_ridge(C, y, alpha)
+    return LayerWeightedFit(fit, w, a, alpha, rmse)
+
+
 @SMOOTHERS.decorator("additive", "rank by an additive model of the choices fitted to every evaluated "
                                  "architecture's score (ridge, leave-one-out strength)")
 def smooth(space: SearchSpace, archs: Sequence[Sequence[int]] | np.ndarray,

@@ -27,7 +27,7 @@ from oneshot.atomic import atomic_write_text
 from oneshot.checkpoint import load_checkpoint, save_checkpoint
 from oneshot.provenance import versions
 from oneshot.data import load_data, load_data_from_info, parse_spec
-from oneshot.data.sources import DEFAULT_RESOLUTION
+from oneshot.data.sources import DEFAULT_RESOLUTION, same_spec
 from oneshot.errors import CheckpointError, ConfigError
 from oneshot.sampling import create_sampler, fixed_paths
 from oneshot.spaces.core import space_from_json
@@ -142,8 +142,8 @@ def _merge_resume_config(stored: dict[str, Any], given: TrainConfig | None, expl
         return cfg
     for key in explicit:
         new, old = getattr(given, key), getattr(cfg, key)
-        if new == old:
-            continue
+        if new == old or (key == "data" and same_spec(new, old)):
+            continue  # a relative and an absolute path to the same data file are the same data
         if key in TrainConfig.RUNTIME_KEYS:
             setattr(cfg, key, new)
         elif key == "epochs" and new > old:

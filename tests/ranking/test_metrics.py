@@ -52,6 +52,16 @@ def test_stratified_sample_spans_the_cost_range_and_is_deterministic():
     assert np.ptp(macs) > np.ptp(random_macs)
 
 
+def test_stratified_sample_under_a_cost_cap():
+    space = create_space("nas-bench-macro")
+    table = flops_params_table(space)
+    archs = stratified_by_cost(space, 10, np.random.default_rng(0), table=table, max_cost=60e6)
+    macs = table.price(np.array(archs))["macs"]
+    assert len({space.key(a) for a in archs}) == 10 and macs.max() <= 60e6 and macs.max() > 50e6
+    with pytest.raises(ValueError, match="cost at most"):
+        stratified_by_cost(space, 10, np.random.default_rng(0), table=table, max_cost=1e6)
+
+
 def test_quintiles_top_fraction_and_budget_picks():
     import numpy as np
 

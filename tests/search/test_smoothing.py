@@ -12,7 +12,8 @@ from oneshot.evaluation import EvaluatorSpec
 from oneshot.evaluation.tabular import load_nas_bench_macro
 from oneshot.ranking.metrics import kendall_tau
 from oneshot.search import SearchConfig, SearchRun, parse_objective
-from oneshot.search.smoothing import MIN_ARCHITECTURES, LAMBDAS, fit_additive, one_hot, smooth
+from oneshot.search.smoothing import (LAMBDAS, LAYER_ALPHAS, MIN_ARCHITECTURES, fit_additive, fit_layer_weights,
+                                      layer_contributions, one_hot, smooth)
 from oneshot.spaces import create_space
 
 
@@ -134,3 +135,57 @@ def test_search_front_ranked_by_the_fit_and_resume_rewrites_it(tmp_path):
     raw_front = _csv(out / "pareto.csv")
     assert "loss_smoothed" not in raw_front[0]
     assert min(float(r["loss"]) for r in raw_front) == min(float(r["loss"]) for r in history)
+
+
+def _planted_fit(nbm, layer_sizes, n=300, seed=0):
+    """An additive fit to NAS-Bench-Macro's truth with each layer's effects scaled by layer_sizes
+    (a supernet that orders each layer's choices right and sizes the layers wrong)."""
+    space, archs, truth = nbm
+    rng = np.random.default_rng(seed)
+    idx = rng.choice(len(archs), n, replace=False)
+    truth_fit = fit_additive(space, archs, truth)
+    biased = layer_contributions(truth_fit, archs) @ np.asarray(layer_sizes, dtype=float)
+    return space, archs, truth, idx, fit_additive(space, archs[idx], biased[idx]), truth_fit
+
+
+def test_layer_contributions_add_up_to_the_fit(nbm):
+    space, archs, truth = nbm
+    fit = fit_additive(space, archs[:200], truth[:200])
+    parts = layer_contributions(fit, archs)
+    assert parts.shape == (len(archs), 8)
+    assert np.allclose(parts.sum(axis=1) + fit.mean_y, fit.predict(archs))
+
+
+def test_landmarks_restore_the_sizes_of_the_layers(nbm):
+    """A fit whose last stage is four times too large ranks the benchmark badly; 16 landmarks with
+    the true accuracy (plus 0.5 points of noise) give the layers back their sizes."""
+    sizes = [0.5, 0.5, 0.5, 1, 1, 4, 4, 4]
+    space, archs, truth, idx, fit, truth_fit = _planted_fit(nbm, sizes)
+    rng = np.random.default_rng(3)
+    marks = space.canonicalize_matrix(archs[rng.choice(len(archs), 16, replace=False)])
+    target = truth_fit.predict(marks) + rng.normal(0, 0.5, len(marks))
+    layered = fit_layer_weights(fit, marks, target)
+    before, after = kendall_tau(fit.predict(archs), truth), kendall_tau(layered.predict(archs), truth)
+    assert after > before + 0.15 and after > 0.8, (before, after)
+    w = layered.layer_weights
+    assert w[:3].mean() > w[5:].mean()  # the early layers get the larger weights back
+    assert layered.alpha in LAYER_ALPHAS and layered.loo_rmse > 0
+
+
+def test_landmarks_without_signal_leave_the_supernet_order(nbm):
+    space, archs, truth, idx, fit, _ = _planted_fit(nbm, [1] * 8)
+    rng = np.random.default_rng(4)
+    marks = archs[rng.choice(len(archs), 12, replace=False)]
+    layered = fit_layer_weights(fit, marks, rng.normal(60, 5, len(marks)))  # pure noise
+    # the pull to one common scale wins: the order within the benchmark barely moves
+    assert kendall_tau(layered.predict(archs), fit.predict(archs)) > 0.8
+
+
+def test_too_few_or_bad_landmarks(nbm):
+    space, archs, truth, idx, fit, _ = _planted_fit(nbm, [1] * 8, n=100)
+    with pytest.raises(ConfigError, match="at least 4 landmarks"):
+        fit_layer_weights(fit, archs[:3], truth[:3])
+    with pytest.raises(ConfigError, match="at least 4 landmarks"):
+        fit_layer_weights(fit, archs[:5], [1.0, 2.0, np.nan, 3.0, 4.0])
+    with pytest.raises(ConfigError, match="5 landmark architectures but 4 targets"):
+        fit_layer_weights(fit, archs[:5], truth[:4])

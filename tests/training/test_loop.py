@@ -112,6 +112,22 @@ def test_trivial_augment_changes_training_and_is_recorded(tmp_path, small_npz):
                        explicit={"trivial_augment"}, echo=lambda s: None)
 
 
+def test_resume_accepts_the_same_data_file_by_another_path(tmp_path, small_npz, monkeypatch):
+    out = tmp_path / "run"
+    monkeypatch.chdir(small_npz.parent)
+    relative = _config(small_npz, epochs=1, sampling="uniform")
+    relative.data = f"npz:{small_npz.name}"
+    train_supernet(relative, out, echo=lambda s: None)
+    absolute = _config(small_npz, epochs=2, sampling="uniform")  # npz:/abs/path of the same file
+    train_supernet(absolute, out, resume=True, explicit={"data", "epochs"}, echo=lambda s: None)
+    assert load_checkpoint(out / "supernet.pt")["epoch"] == 2
+    other = tmp_path / "other.npz"
+    other.write_bytes(small_npz.read_bytes())
+    with pytest.raises(ConfigError, match="data="):
+        train_supernet(_config(other, epochs=3, sampling="uniform"), out, resume=True, explicit={"data"},
+                       echo=lambda s: None)
+
+
 def test_train_fraction_trains_on_fewer_images_and_resumes_with_them(tmp_path, small_npz):
     out = tmp_path / "half"
     train_supernet(_config(small_npz, epochs=1, train_fraction=0.5), out, echo=lambda s: None)
