@@ -131,3 +131,99 @@ def test_score_test_caches_are_their_own(truth, tmp_path):
     assert res["score_test"] and [r["supernet(s)"] for r in res["smoothed_ranking"]] == ["both", "MACs (free)"]
     with pytest.raises(SystemExit, match="--score-test first"):
         ranking_nbm_bias.main(["--work", str(tmp_path), "--results", str(out), "--score-test", "--recipe", "gone"])
+
+
+def test_discordant_pairs_are_disjoint_close_in_macs_and_most_discordant_first():
+    import numpy as np
+
+    from ranking_nbm_standalone import discordant_pairs
+
+    acc = np.array([90.0, 85.0, 89.0, 86.0, 70.0, 60.0])
+    z = np.array([-1.0, 1.0, -0.5, 0.2, 2.0, -2.0])
+    macs = np.array([30e6, 31e6, 30e6, 30.5e6, 30e6, 80e6])
+    pairs = discordant_pairs(acc, z, macs, pairs=5, min_truth_gap=1.5, min_z_gap=0.5, max_log_macs=0.1, max_macs=45e6)
+    # strength = min(truth gap / 1.5, z gap / 0.5): (0, 4) 6.0 first, then (2, 1) 2.7 beats (2, 3) 1.4,
+    # and 3 has no partner left
+    assert pairs == [(0, 4), (2, 1)]
+    flat = [i for p in pairs for i in p]
+    assert len(flat) == len(set(flat)) and 5 not in flat  # disjoint; the 80M network is over the cap
+    for i, j in pairs:
+        assert acc[i] - acc[j] >= 1.5 and z[j] - z[i] >= 0.5
+    assert discordant_pairs(acc, acc, macs, pairs=3, min_truth_gap=1.5, min_z_gap=0.5, max_log_macs=0.1,
+                            max_macs=45e6) == []  # a score that agrees with the truth has no discordant pair
+
+
+def _fake_standalone(run_dir, key, acc):
+    import json
+
+    (run_dir / key).mkdir(parents=True, exist_ok=True)
+    (run_dir / key / "result.json").write_text(json.dumps(
+        {"finished": True, "key": key, "val_accuracy": acc, "test_accuracy": acc,
+         "data": {"sizes": {"train": 4194, "val": 466, "test": 846}}, "train_seconds_this_run": 1.0}))
+
+
+def test_landmarks_reweight_a_supernet_with_a_planted_late_layer_bias(truth, tmp_path, capsys):
+    """Scores whose last stage is four times too large; landmarks that report the true accuracy
+    (as if trained alone, already on disk: nothing is trained) give the layers back their sizes."""
+    import json
+
+    import numpy as np
+
+    import ranking_nbm_landmarks
+    from oneshot.search.smoothing import fit_additive, layer_contributions
+
+    space, uni = ranking_nbm.universe()
+    keys = ranking_nbm.sample_keys(list(truth), 500, 0)
+    allk = sorted(uni)
+    truth_fit = fit_additive(space, [uni[k][0] for k in allk], [uni[k][1] for k in allk])
+    parts = layer_contributions(truth_fit, [uni[k][0] for k in keys])
+    biased = parts @ np.array([0.5, 0.5, 0.5, 1, 1, 4, 4, 4])
+    ranking_nbm.score_cache(tmp_path, "biased", 0, 256).write_text(json.dumps(
+        {"scores": {k: {"loss": float(-b), "accuracy": 0.0} for k, b in zip(keys, biased)}}))
+    (tmp_path / "supernet-biased").mkdir()
+    (tmp_path / "supernet-biased" / "supernet.pt").write_bytes(b"")
+    run_dir = tmp_path / "standalone-e12-s0"
+    for key in ranking_nbm_landmarks.pick_landmarks(space, 16, 0, 60e6):
+        _fake_standalone(run_dir, key, float(truth_fit.predict([uni[key][0]])[0]))
+    out = tmp_path / "landmarks.json"
+    assert ranking_nbm_landmarks.main(["--work", str(tmp_path), "--recipe", "biased", "--landmarks", "16",
+                                       "--results", str(out)]) == 0
+    row = json.loads(out.read_text())["rows"][0]
+    assert row["landmarks"] == 16 and row["networks"] >= 484
+    assert row["reweighted"] > row["smoothed"] + 0.1 and row["reweighted"] > 0.8
+    assert np.mean(row["layer_weights"][:3]) > np.mean(row["layer_weights"][5:])
+    assert "reweighted" in capsys.readouterr().out
+    with pytest.raises(SystemExit, match="no supernet"):
+        ranking_nbm_landmarks.main(["--work", str(tmp_path), "--recipe", "absent", "--results", str(out)])
+
+
+def test_standalone_pairs_report_whose_side_training_alone_takes(truth, tmp_path, capsys):
+    import json
+
+    import numpy as np
+
+    import ranking_nbm_standalone
+
+    keys = ranking_nbm.sample_keys(list(truth), 500, 0)
+    acc = np.array([truth[k][1] for k in keys])
+    macs = np.array([truth[k][2] for k in keys])
+    # a "supernet" that prefers MACs over the truth: discordant pairs exist
+    ranking_nbm.score_cache(tmp_path, "macs", 0, 256).write_text(json.dumps(
+        {"scores": {k: {"loss": float(-np.log(m) - 0.01 * a), "accuracy": 0.0} for k, m, a in zip(keys, macs, acc)}}))
+    (tmp_path / "supernet-macs").mkdir()
+    (tmp_path / "supernet-macs" / "supernet.pt").write_bytes(b"")
+    args = ["--work", str(tmp_path), "--recipe", "macs", "--pairs", "2", "--max-log-macs", "0.3"]
+    assert ranking_nbm_standalone.main([*args, "--dry-run"]) == 0
+    lines = [line for line in capsys.readouterr().out.splitlines() if "truly better than" in line]
+    assert len(lines) == 2
+    run_dir = tmp_path / "standalone-e12-s0"
+    for line in lines:  # "training alone" agrees with the truth in the first pair, not in the second
+        better, worse = line.split()[0], line.split("truly better than ")[1].split()[0]
+        first = line is lines[0]
+        _fake_standalone(run_dir, better, 60.0 if first else 50.0)
+        _fake_standalone(run_dir, worse, 55.0)
+    out = tmp_path / "pairs.json"
+    assert ranking_nbm_standalone.main([*args, "--results", str(out)]) == 0
+    summary = json.loads(out.read_text())["summary"]
+    assert summary["pairs_done"] == 2 and summary["sides_with_truth"] == 1 and summary["sides_with_supernets"] == 1
+    assert summary["mean_standalone_gap"] == pytest.approx(0.0)
