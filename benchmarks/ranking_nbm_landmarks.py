@@ -18,7 +18,8 @@ training on the same subset sides with NAS-Bench-Macro where the two disagree
    smoothed score, the reweighted score, the landmarks alone (an additive fit to them) and MACs.
 
     python benchmarks/ranking_nbm_landmarks.py --score-test                 # 10 landmarks, 12 epochs
-    python benchmarks/ranking_nbm_landmarks.py --score-test --with-pairs    # + the stand-alone pairs
+    python benchmarks/ranking_nbm_landmarks.py --score-test --with-pairs \
+        --results benchmarks/results/ranking_nbm_landmarks_with_pairs.json  # + the pairs (chosen with the truth!)
 
 Writes benchmarks/results/ranking_nbm_landmarks.json.
 """
@@ -62,7 +63,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--epochs", type=int, default=12, help="stand-alone epochs (default 12)")
     ap.add_argument("--seed", type=int, default=0, help="stand-alone training seed")
     ap.add_argument("--with-pairs", action="store_true",
-                    help="also use the networks ranking_nbm_standalone.py trained (same epochs and seed)")
+                    help="also use the networks ranking_nbm_standalone.py trained (same epochs and seed). They "
+                         "were picked with NAS-Bench-Macro's truth, so this measures what the right landmarks "
+                         "could do, not what a user could")
     ap.add_argument("--train-only", action="store_true", help="train the landmarks, report nothing")
     ap.add_argument("--dearest-first", action="store_true",
                     help="train the landmarks dearest first (a second process can share the work: the run "
@@ -103,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
 def analyse(space, uni, measured: dict[str, float], recipes: list[str], args) -> dict[str, Any]:
     """Tau on the non-landmark networks of the sample: smoothed, reweighted, landmarks alone, MACs."""
     from oneshot.ranking import kendall_tau
-    from oneshot.search.smoothing import fit_additive, fit_layer_weights
+    from oneshot.search.smoothing import LAYER_ALPHAS, fit_additive, fit_layer_weights
 
     marks = sorted(measured)
     mark_archs = np.array([uni[k][0] for k in marks])
@@ -123,13 +126,24 @@ def analyse(space, uni, measured: dict[str, float], recipes: list[str], args) ->
                "reweighted": kendall_tau(layered.predict(archs)[held], truth),
                "landmarks_alone": kendall_tau(alone.predict(archs)[held], truth),
                "macs": kendall_tau(np.array([uni[k][2] for k in keys])[held], truth),
-               "layer_weights": [round(float(w), 3) for w in layered.layer_weights]}
+               "layer_weights": [round(float(w), 3) for w in layered.layer_weights],
+               "chosen_strength": layered.alpha,
+               # every fixed strength, for the record: which one the landmarks' own error would not pick
+               "fixed_strength": {str(a): {"tau": kendall_tau(fixed.predict(archs)[held], truth),
+                                           "landmark_loo_rmse": round(fixed.loo_rmse, 3)}
+                                  for a in LAYER_ALPHAS for fixed in [fit_layer_weights(fit, mark_archs, mark_acc, a)]}}
         rows.append(row)
     print(f"{len(marks)} landmarks (stand-alone {args.epochs} epochs); Kendall tau on the other networks of the sample")
-    print(f"{'supernet':<12} {'smoothed':>9} {'reweighted':>11} {'landmarks alone':>16} {'MACs':>6}  layer weights")
+    print(f"{'supernet':<12} {'smoothed':>9} {'reweighted':>11} {'strength':>9} {'landmarks alone':>16} {'MACs':>6}  "
+          f"layer weights")
     for r in rows:
-        print(f"{r['supernet']:<12} {r['smoothed']:>9.3f} {r['reweighted']:>11.3f} {r['landmarks_alone']:>16.3f} "
-              f"{r['macs']:>6.3f}  {' '.join(f'{w:.2f}' for w in r['layer_weights'])}")
+        print(f"{r['supernet']:<12} {r['smoothed']:>9.3f} {r['reweighted']:>11.3f} {r['chosen_strength']:>9g} "
+              f"{r['landmarks_alone']:>16.3f} {r['macs']:>6.3f}  {' '.join(f'{w:.2f}' for w in r['layer_weights'])}")
+    print("reweighted tau at each fixed strength (landmark leave-one-out RMSE in brackets):")
+    print(f"{'supernet':<12} " + " ".join(f"{a:>13g}" for a in LAYER_ALPHAS))
+    for r in rows:
+        cells = [r["fixed_strength"][str(a)] for a in LAYER_ALPHAS]
+        print(f"{r['supernet']:<12} " + " ".join(f"{c['tau']:>6.3f} ({c['landmark_loo_rmse']:>4.2f})" for c in cells))
     return {"rows": rows}
 
 

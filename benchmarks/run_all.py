@@ -232,10 +232,12 @@ def _headlines(name: str, data: dict[str, Any]) -> list[str]:
         rows.append(f"| NAS-Bench-Macro: stand-alone training on the subset, pairs where supernets and truth disagree | "
                     f"sides with the truth in {s['sides_with_truth']} of {s['pairs_done']} | mean stand-alone gap "
                     f"{s['mean_standalone_gap']:+.2f} points (truth {s['mean_truth_gap']:+.2f}) |")
-    elif name == "ranking_nbm_landmarks":
+    elif name in ("ranking_nbm_landmarks", "ranking_nbm_landmarks_with_pairs"):
+        picked = " (the discordant pairs among them picked with the truth)" if data["config"].get("with_pairs") else ""
         for r in data.get("rows", []):
-            rows.append(f"| NAS-Bench-Macro ranking with {r['landmarks']} stand-alone landmarks, {r['supernet']} | "
-                        f"reweighted tau {r['reweighted']:.3f} (smoothed {r['smoothed']:.3f}, MACs {r['macs']:.3f}) | "
+            rows.append(f"| NAS-Bench-Macro ranking with {r['landmarks']} stand-alone landmarks{picked}, {r['supernet']} | "
+                        f"reweighted tau {r['reweighted']:.3f} at strength {r['chosen_strength']:g}; at 1: "
+                        f"{r['fixed_strength']['1.0']['tau']:.3f} (smoothed {r['smoothed']:.3f}, MACs {r['macs']:.3f}) | "
                         f"n={r['networks']} non-landmark networks; landmarks alone {r['landmarks_alone']:.3f} |")
     elif name == "ranking":
         for r in data.get("rows", []):

@@ -172,7 +172,7 @@ def _layer_ridge(C: np.ndarray, y: np.ndarray, alpha: float) -> tuple[np.ndarray
 
 
 def fit_layer_weights(fit: AdditiveFit, archs: Sequence[Sequence[int]] | np.ndarray,
-                      targets: Sequence[float]) -> LayerWeightedFit:
+                      targets: Sequence[float], alpha: float | None = None) -> LayerWeightedFit:
     """Reweight ``fit``'s dimensions so that it predicts ``targets`` of ``archs`` (landmarks: a few
     architectures whose accuracy was measured another way, e.g. trained alone). ``fit`` must be of a
     higher-is-better score (minus the loss), like the targets.
@@ -181,19 +181,23 @@ def fit_layer_weights(fit: AdditiveFit, archs: Sequence[Sequence[int]] | np.ndar
     how much each dimension matters. A ridge pulls the weights towards one common scale (the fit as
     it is, rescaled), its strength chosen by leave-one-out error on the landmarks (the strongest
     within one standard error of the best), so few or noisy landmarks leave the supernet's ranking
-    close to unchanged rather than overturn it."""
+    close to unchanged rather than overturn it. A given ``alpha`` (one of ``LAYER_ALPHAS`` or any
+    value > 0) fixes the strength instead; its leave-one-out error is still reported."""
     y = np.asarray(targets, dtype=np.float64)
     if len(y) != len(archs):
         raise ConfigError(f"{len(archs)} landmark architectures but {len(y)} targets")
     if len(y) < 4 or not np.isfinite(y).all():
         raise ConfigError("reweighting layers needs at least 4 landmarks with finite targets")
+    if alpha is not None and not alpha > 0:
+        raise ConfigError(f"the layer-weight strength must be > 0, got {alpha}")
     C = layer_contributions(fit, archs)
-    squared = []  # per alpha: each landmark's leave-one-out squared error
-    for alpha in LAYER_ALPHAS:
+    grid = LAYER_ALPHAS if alpha is None else (alpha,)
+    squared = []  # per strength: each landmark's leave-one-out squared error
+    for strength in grid:
         errors = []
         for i in range(len(y)):
             keep = np.arange(len(y)) != i
-            w, a = _layer_ridge(C[keep], y[keep], alpha)
+            w, a = _layer_ridge(C[keep], y[keep], strength)
             errors.append(float(C[i] @ w + a - y[i]) ** 2)
         squared.append(np.array(errors))
     means = np.array([e.mean() for e in squared])
@@ -201,8 +205,8 @@ def fit_layer_weights(fit: AdditiveFit, archs: Sequence[Sequence[int]] | np.ndar
     # one-standard-error rule: the strongest pull whose error is within one standard error of the
     # best, so a handful of noisy landmarks cannot talk the fit out of the supernet's layer sizes
     limit = means[best] + float(squared[best].std(ddof=1)) / np.sqrt(len(y))
-    pick = max(i for i in range(len(LAYER_ALPHAS)) if means[i] <= limit)
-    alpha, rmse = LAYER_ALPHAS[pick], float(np.sqrt(means[pick]))
+    pick = max(i for i in range(len(grid)) if means[i] <= limit)
+    alpha, rmse = grid[pick], float(np.sqrt(means[pick]))
     w, a = _layer_ridge(C, y, alpha)
     return LayerWeightedFit(fit, w, a, alpha, rmse)
 

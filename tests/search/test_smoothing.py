@@ -189,3 +189,13 @@ def test_too_few_or_bad_landmarks(nbm):
         fit_layer_weights(fit, archs[:5], [1.0, 2.0, np.nan, 3.0, 4.0])
     with pytest.raises(ConfigError, match="5 landmark architectures but 4 targets"):
         fit_layer_weights(fit, archs[:5], truth[:4])
+
+
+def test_a_fixed_strength_is_used_as_given(nbm):
+    space, archs, truth, idx, fit, truth_fit = _planted_fit(nbm, [0.5, 0.5, 0.5, 1, 1, 4, 4, 4])
+    marks = archs[:16]
+    fixed = fit_layer_weights(fit, marks, truth_fit.predict(marks), alpha=float("inf"))
+    assert fixed.alpha == float("inf") and np.allclose(fixed.layer_weights, fixed.layer_weights[0])
+    assert fit_layer_weights(fit, marks, truth_fit.predict(marks), alpha=0.3).alpha == 0.3
+    with pytest.raises(ConfigError, match="must be > 0"):
+        fit_layer_weights(fit, marks, truth_fit.predict(marks), alpha=0.0)
