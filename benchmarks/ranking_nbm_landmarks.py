@@ -37,7 +37,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from ranking_nbm import universe  # noqa: E402
 from ranking_nbm_bias import cached_scores  # noqa: E402
-from ranking_nbm_standalone import SHIPPED_SEEDS, held_out_accuracy, train_alone  # noqa: E402
+from ranking_nbm_standalone import SHIPPED_SEEDS, _repo_relative, held_out_accuracy, train_alone  # noqa: E402
 from run_all import machine_info  # noqa: E402
 
 from oneshot.atomic import atomic_write_json  # noqa: E402
@@ -96,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.train_only:
         return 0
     report = analyse(space, uni, measured, recipes, args)
-    atomic_write_json(args.results, {"config": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
+    atomic_write_json(args.results, {"config": {k: (_repo_relative(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
                                      | {"recipe": recipes}, "machine": machine_info(),
                                      "landmarks": {k: round(v, 3) for k, v in measured.items()}, **report})
     print(f"results: {args.results}")

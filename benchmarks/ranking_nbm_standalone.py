@@ -45,6 +45,14 @@ from oneshot.atomic import atomic_write_json  # noqa: E402
 SHIPPED_SEEDS = ("fair", "fair-s1", "fair-s2", "fair-s3")
 
 
+def _repo_relative(path: Path) -> str:
+    """A path as recorded in a result file: relative to the repository when inside it (no machine paths)."""
+    try:
+        return str(path.resolve().relative_to(HERE.parent))
+    except ValueError:
+        return str(path)
+
+
 def ensemble_z(space, keys: list[str], archs: np.ndarray, caches: list[dict[str, dict[str, float]]]) -> np.ndarray:
     """Mean over supernets of the z-scored additive fit of minus the loss (higher = better)."""
     from oneshot.search.smoothing import smooth
@@ -147,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
     run_dir = args.work / f"standalone-e{args.epochs}-s{args.seed}"
     run_dir.mkdir(parents=True, exist_ok=True)
     rows: list[dict[str, Any]] = []
-    config = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()} | {"recipe": recipes}
+    config = {k: (_repo_relative(v) if isinstance(v, Path) else v) for k, v in vars(args).items()} | {"recipe": recipes}
 
     def write() -> None:
         done = [r for r in rows if "standalone_gap" in r]
