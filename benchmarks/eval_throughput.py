@@ -114,9 +114,9 @@ def main(argv=None) -> int:
         return 0
     args.out = args.out or str(HERE / "results" / "eval_throughput.json")
     torch.set_num_threads(args.threads)
-    from oneshot.allocator import pin_for_evaluation
+    from oneshot.allocator import pin_unless_opted_out
 
-    allocator = pin_for_evaluation()  # as `oneshot search` and its Ray workers do
+    allocator = pin_unless_opted_out()  # as `oneshot search` and its Ray workers do
 
     with tempfile.TemporaryDirectory() as tmp:
         ckpt = args.supernet or str(Path(tmp) / "supernet.pt")

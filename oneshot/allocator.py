@@ -41,7 +41,7 @@ def pin_allocator() -> bool:
     return all(ok)
 
 
-def pin_for_evaluation() -> str:
+def pin_unless_opted_out() -> str:
     """Pin unless ``ONESHOT_ALLOCATOR=default``; returns what this process runs with (recorded in
     provenance): ``pinned``, ``default`` (opted out) or ``default (not glibc)``."""
     if os.environ.get(ENV, "pinned").strip().lower() == "default":

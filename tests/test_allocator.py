@@ -6,7 +6,7 @@ import platform
 
 import pytest
 
-from oneshot.allocator import ENV, pin_allocator, pin_for_evaluation
+from oneshot.allocator import ENV, pin_allocator, pin_unless_opted_out
 
 GLIBC = platform.libc_ver()[0] == "glibc"
 
@@ -15,9 +15,9 @@ GLIBC = platform.libc_ver()[0] == "glibc"
 def test_pin_succeeds_on_glibc_and_env_opts_out(monkeypatch):
     assert pin_allocator() is True
     monkeypatch.delenv(ENV, raising=False)
-    assert pin_for_evaluation() == "pinned"
+    assert pin_unless_opted_out() == "pinned"
     monkeypatch.setenv(ENV, "default")
-    assert pin_for_evaluation() == "default"
+    assert pin_unless_opted_out() == "default"
 
 
 def test_search_records_the_allocator(tmp_path, monkeypatch):
@@ -54,8 +54,8 @@ def test_training_pins_the_allocator_unless_opted_out(tmp_path, monkeypatch):
     from oneshot.training import TrainConfig, train_supernet
 
     modes = []
-    real = allocator.pin_for_evaluation
-    monkeypatch.setattr(allocator, "pin_for_evaluation", lambda: modes.append(real()) or modes[-1])
+    real = allocator.pin_unless_opted_out
+    monkeypatch.setattr(allocator, "pin_unless_opted_out", lambda: modes.append(real()) or modes[-1])
     monkeypatch.setenv(ENV, "default")
     config = TrainConfig(space="tiny", data="digits", epochs=1, eval_paths=0, bn_calib_images=0, progress=False)
     train_supernet(config, tmp_path / "run", stop_after=1, echo=lambda s: None)

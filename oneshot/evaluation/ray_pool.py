@@ -44,9 +44,9 @@ class _PoolWorker:
         # Thread caps first: torch and BLAS read these when they are first imported.
         for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
             os.environ[var] = str(threads)
-        from oneshot.allocator import pin_for_evaluation
+        from oneshot.allocator import pin_unless_opted_out
 
-        self.allocator = pin_for_evaluation()  # a dedicated process: keep activation buffers mapped
+        self.allocator = pin_unless_opted_out()  # a dedicated process: keep activation buffers mapped
         base.register_evaluator(kind, target)  # the driver's registration may live in a module
         self.evaluator = EvaluatorSpec(kind, options).create()  # this process never imported
         if "torch" in sys.modules:

@@ -232,11 +232,11 @@ class SearchRun:
 
     # --------------------------------------------------------------- run
     def run(self) -> dict[str, Any]:
-        from oneshot.allocator import pin_for_evaluation
+        from oneshot.allocator import pin_unless_opted_out
 
         # evaluation in this process (and priced batches) allocate the same large buffers over and
         # over: keep them mapped (oneshot/allocator.py); ONESHOT_ALLOCATOR=default opts out
-        self._allocator = pin_for_evaluation()
+        self._allocator = pin_unless_opted_out()
         if self.out.exists() and not self.out.is_dir():
             raise ConfigError(f"--out {self.out} is a file; give a directory for the run")
         self._lock = None

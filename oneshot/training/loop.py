@@ -182,11 +182,11 @@ def train_supernet(config: TrainConfig, out_dir: str | os.PathLike, *, resume: b
     checkpoint is written (progress for sweeps). Under ``torchrun`` every rank calls this; rank 0
     writes files. ``job`` trains something other than the configured supernet (``TrainingJob``).
     """
-    from oneshot.allocator import pin_for_evaluation
+    from oneshot.allocator import pin_unless_opted_out
 
     # every step allocates the same 10-100 MB activations: keep them mapped instead of
     # page-faulting them in again (oneshot/allocator.py); ONESHOT_ALLOCATOR=default opts out
-    pin_for_evaluation()
+    pin_unless_opted_out()
     run = _TrainingRun(config, Path(out_dir), job or TrainingJob(), echo)
     run.open(resume, explicit or set())
     try:
