@@ -51,6 +51,29 @@ def pick_landmarks(space, n: int, seed: int, max_macs: float) -> list[str]:
     return [space.key(a) for a in archs]
 
 
+def add_training_arguments(ap: argparse.ArgumentParser, results: str) -> None:
+    """The options every landmark benchmark shares: stand-alone recipe, scoring setting, files."""
+    ap.add_argument("--epochs", type=int, default=12, help="stand-alone epochs (default 12)")
+    ap.add_argument("--seed", type=int, default=0, help="stand-alone training seed")
+    ap.add_argument("--train-only", action="store_true", help="train the landmarks, report nothing")
+    ap.add_argument("--calib-images", type=int, default=256)
+    ap.add_argument("--work", type=Path, default=Path("runs/bench-ranking-nbm"))
+    ap.add_argument("--results", type=Path, default=HERE / "results" / results)
+
+
+def training_setup(args: argparse.Namespace):
+    """(recipes, the first recipe's checkpoint that trains the landmarks, space, universe, the
+    stand-alone run directory); exits naming the fix when the supernet is missing."""
+    recipes = args.recipe or list(SHIPPED_SEEDS)
+    supernet = args.work / f"supernet-{recipes[0]}" / "supernet.pt"
+    if not supernet.is_file():
+        raise SystemExit(f"no supernet {supernet}: run benchmarks/ranking_nbm.py --recipe {recipes[0]}=FLAGS first")
+    space, uni = universe()
+    run_dir = args.work / f"standalone-e{args.epochs}-s{args.seed}"
+    run_dir.mkdir(parents=True, exist_ok=True)
+    return recipes, supernet, space, uni, run_dir
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--recipe", action="append", default=None,
@@ -60,39 +83,28 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--landmarks", type=int, default=10)
     ap.add_argument("--landmark-seed", type=int, default=0)
     ap.add_argument("--max-macs", type=float, default=60e6)
-    ap.add_argument("--epochs", type=int, default=12, help="stand-alone epochs (default 12)")
-    ap.add_argument("--seed", type=int, default=0, help="stand-alone training seed")
     ap.add_argument("--with-pairs", action="store_true",
                     help="also use the networks ranking_nbm_standalone.py trained (same epochs and seed). They "
                          "were picked with NAS-Bench-Macro's truth, so this measures what the right landmarks "
                          "could do, not what a user could")
-    ap.add_argument("--train-only", action="store_true", help="train the landmarks, report nothing")
     ap.add_argument("--dearest-first", action="store_true",
                     help="train the landmarks dearest first (a second process can share the work: the run "
                          "directories are locked, and finished ones are reused)")
-    ap.add_argument("--calib-images", type=int, default=256)
-    ap.add_argument("--work", type=Path, default=Path("runs/bench-ranking-nbm"))
-    ap.add_argument("--results", type=Path, default=HERE / "results" / "ranking_nbm_landmarks.json")
+    add_training_arguments(ap, "ranking_nbm_landmarks.json")
     args = ap.parse_args(argv)
-    recipes = args.recipe or list(SHIPPED_SEEDS)
-    supernet = args.work / f"supernet-{recipes[0]}" / "supernet.pt"
-    if not supernet.is_file():
-        raise SystemExit(f"no supernet {supernet}: run benchmarks/ranking_nbm.py --recipe {recipes[0]}=FLAGS first")
-    space, uni = universe()
-    run_dir = args.work / f"standalone-e{args.epochs}-s{args.seed}"
-    run_dir.mkdir(parents=True, exist_ok=True)
+    recipes, supernet, space, uni, run_dir = training_setup(args)
     landmarks = pick_landmarks(space, args.landmarks, args.landmark_seed, args.max_macs)
     measured: dict[str, float] = {}
     for i, key in enumerate(reversed(landmarks) if args.dearest_first else landmarks):
         print(f"landmark {i + 1}/{len(landmarks)}: {key} ({uni[key][2] / 1e6:.1f}M MACs) alone for {args.epochs} epochs",
               flush=True)
         result = train_alone(key, supernet, run_dir / key, args.epochs, args.seed, run_dir / "train.log")
-        measured[key] = held_out_accuracy(result, result["data"]["sizes"])
+        measured[key] = held_out_accuracy(result)
     if args.with_pairs:
         for result_file in sorted(run_dir.glob("*/result.json")):
             result = json.loads(result_file.read_text())
             if result.get("finished") and result["key"] not in measured:
-                measured[result["key"]] = held_out_accuracy(result, result["data"]["sizes"])
+                measured[result["key"]] = held_out_accuracy(result)
     if args.train_only:
         return 0
     report = analyse(space, uni, measured, recipes, args)

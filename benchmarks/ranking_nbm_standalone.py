@@ -41,6 +41,7 @@ from ranking_nbm_bias import cached_scores  # noqa: E402
 from run_all import machine_info  # noqa: E402
 
 from oneshot.atomic import atomic_write_json  # noqa: E402
+from oneshot.landmark_runs import held_out_accuracy  # noqa: E402,F401 (re-exported to the other benchmarks)
 
 SHIPPED_SEEDS = ("fair", "fair-s1", "fair-s2", "fair-s3")
 
@@ -88,12 +89,6 @@ def discordant_pairs(acc: np.ndarray, z: np.ndarray, macs: np.ndarray, *, pairs:
         if len(chosen) == pairs:
             break
     return chosen
-
-
-def held_out_accuracy(result: dict[str, Any], sizes: dict[str, int]) -> float:
-    """Accuracy on validation + test images together (each split weighted by its size)."""
-    n_val, n_test = sizes["val"], sizes["test"]
-    return (result["val_accuracy"] * n_val + result["test_accuracy"] * n_test) / (n_val + n_test)
 
 
 def train_alone(key: str, supernet: Path, out: Path, epochs: int, seed: int, log: Path) -> dict[str, Any]:
@@ -177,8 +172,7 @@ def main(argv: list[str] | None = None) -> int:
         for k in (keys[i], keys[j]):
             print(f"training {k} alone for {args.epochs} epochs ...", flush=True)
             results.append(train_alone(k, supernet, run_dir / k, args.epochs, args.seed, run_dir / "train.log"))
-        sizes = results[0]["data"]["sizes"]
-        held = [held_out_accuracy(r, sizes) for r in results]
+        held = [held_out_accuracy(r) for r in results]
         row.update({"standalone_held_out_acc": [round(h, 2) for h in held], "standalone_gap": held[0] - held[1],
                     "standalone_seconds": [r.get("cpu_seconds", r.get("train_seconds_this_run")) for r in results]})
         write()

@@ -239,6 +239,16 @@ def _headlines(name: str, data: dict[str, Any]) -> list[str]:
                         f"reweighted tau {r['reweighted']:.3f} at strength {r['chosen_strength']:g}; at 1: "
                         f"{r['fixed_strength']['1.0']['tau']:.3f} (smoothed {r['smoothed']:.3f}, MACs {r['macs']:.3f}) | "
                         f"n={r['networks']} non-landmark networks; landmarks alone {r['landmarks_alone']:.3f} |")
+    elif name == "ranking_nbm_depth_trend":
+        for r in data.get("rows", []):
+            search = r.get("search")
+            regret = ("; regret 30M/45M/60M " + " / ".join(f"{search['corrected'][b]['regret']:.2f}" for b in ("30M", "45M", "60M"))
+                      + " (smoothed " + " / ".join(f"{search['smoothed'][b]['regret']:.2f}" for b in ("30M", "45M", "60M")) + ")"
+                      if search else "")
+            rows.append(f"| NAS-Bench-Macro ranking corrected by the depth trend of {r['landmarks']} stand-alone landmarks "
+                        f"(pairs proposed by the supernet), {r['supernet']} | tau {r['corrected']['kendall_tau']:.3f} "
+                        f"(smoothed {r['smoothed']['kendall_tau']:.3f}, MACs {r['macs']['kendall_tau']:.3f}) | beta "
+                        f"{r['beta']:.2f} [{r['beta_low']:.2f}, {r['beta_high']:.2f}], n={r['networks']}{regret} |")
     elif name == "ranking":
         for r in data.get("rows", []):
             rows.append(f"| ranking: {r['proxy']} (n={r['n']}) | Kendall tau {r['kendall_tau']:.2f} | "

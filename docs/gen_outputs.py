@@ -204,6 +204,11 @@ class Runner:
                         PYTHONPATH=os.pathsep.join([str(ROOT), *filter(None, [self.env.get("PYTHONPATH")])]),
                         PYTHONUNBUFFERED="1", COLUMNS="100", LINES="50", TQDM_DISABLE="1")
         self.env.pop("PYTHONSTARTUP", None)
+        # numpy picks its SIMD kernels per CPU, and the last bits of some float reductions differ
+        # between them; an NSGA-II run breaks near-ties by those bits, so a search's trajectory (not
+        # its front's best) can differ between machines. The docs pin the kernels to the AVX2 level
+        # every x86-64 machine of the last decade has, so their blocks read the same everywhere.
+        self.env.setdefault("NPY_DISABLE_CPU_FEATURES", "X86_V4 AVX512_ICL AVX512_SPR")
 
     def close(self) -> None:
         shutil.rmtree(self.tmp, ignore_errors=True)

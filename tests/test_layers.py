@@ -26,7 +26,7 @@ LAYERS = [
     ["oneshot.evaluation"],
     ["oneshot.export"],
     ["oneshot.standalone", "oneshot.search"],
-    ["oneshot.ranking", "oneshot.sweep"],
+    ["oneshot.ranking", "oneshot.sweep", "oneshot.landmark_runs"],
     ["oneshot.cli"],
 ]
 #: the public facade (``oneshot.__version__``, the lazy ``oneshot.load_model``) and ``python -m oneshot``

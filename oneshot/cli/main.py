@@ -15,7 +15,7 @@ from oneshot.registry import Registry
 COMMANDS: Registry[Any] = Registry("commands", "command")
 for _name, _module in [("spaces", "spaces_cmd"), ("arch-info", "arch_info"), ("lut", "lut"),
                        ("train-supernet", "train_supernet"), ("search", "search"), ("sweep", "sweep"),
-                       ("export", "export"), ("train-arch", "train_arch"), ("eval-ranking", "eval_ranking"),
+                       ("export", "export"), ("train-arch", "train_arch"), ("landmarks", "landmarks"), ("eval-ranking", "eval_ranking"),
                        ("quickstart", "quickstart")]:
     COMMANDS.register(_name, f"oneshot.cli.{_module}:add_parser")
 

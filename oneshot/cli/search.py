@@ -62,11 +62,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--score-cache-mb", type=float, default=None, metavar="MB",
                    help="cache of shared prefix activations of the scoring engine, per evaluator (default: a "
                         "quarter of free memory, at most 4096; 0 turns it off; scores do not depend on it)")
-    p.add_argument("--smoothing", choices=SMOOTHERS.names(), default=None,
-                   help=f"how the front ranks noisy scores: {SMOOTHERS.help_text()}. Smoothed objectives "
-                        f"get METRIC_smoothed columns in pareto.csv; history.csv keeps the raw scores "
-                        f"(default: {DEFAULT_SMOOTHING} for a supernet's scores, none for a benchmark's; "
-                        f"--resume with another value rewrites the front)")
+    _add_ranking_options(p)
     p.add_argument("--device", default="cpu", help="torch device of each evaluator (default cpu)")
     p.add_argument("--workers", type=int, default=1, help="Ray actors on this machine (1 = in-process)")
     p.add_argument("--ray-address", default=None, help="join a Ray cluster ('auto' or HOST:PORT)")
@@ -98,6 +94,21 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 #: accuracy on a few hundred images is a coarse count with many ties, the loss is continuous. A
 #: tabular benchmark has only its accuracy.
 DEFAULT_OBJECTIVE = {"supernet": "loss:min", "benchmark": "accuracy:max"}
+
+
+
+def _add_ranking_options(p: argparse.ArgumentParser) -> None:
+    """How the front ranks a supernet's noisy scores: --smoothing, --landmarks."""
+    p.add_argument("--smoothing", choices=SMOOTHERS.names(), default=None,
+                   help=f"how the front ranks noisy scores: {SMOOTHERS.help_text()}. Smoothed objectives "
+                        f"get METRIC_smoothed columns in pareto.csv; history.csv keeps the raw scores "
+                        f"(default: {DEFAULT_SMOOTHING} for a supernet's scores, none for a benchmark's; "
+                        f"--resume with another value rewrites the front)")
+    p.add_argument("--landmarks", default=None, metavar="CSV",
+                   help="correct the supernet's depth bias with networks trained alone: a landmarks.csv of "
+                        "`oneshot landmarks propose` + `oneshot landmarks train`; the smoothed fit's layers are "
+                        "reweighted by the depth trend the landmarks show (docs/ranking.md). `--resume` of a "
+                        "finished search with it re-ranks the front without new evaluations")
 
 
 def _pool_options(args: argparse.Namespace) -> dict:
@@ -149,7 +160,7 @@ def build_config(args: argparse.Namespace):
         objectives=[parse_objective(o) for o in (args.objective or [default_objective])],
         constraints=[parse_constraint(c) for c in args.constraint], budget=args.budget, seed=args.seed,
         resume=args.resume, workers=args.workers, ray_address=args.ray_address, lut=args.lut,
-        pool_options=_pool_options(args), smoothing=args.smoothing,
+        pool_options=_pool_options(args), smoothing=args.smoothing, landmarks=args.landmarks,
         supernet=spec.options["checkpoint"] if spec.kind == "supernet" else None, progress=not args.no_progress)
 
 
@@ -166,4 +177,13 @@ def run(args: argparse.Namespace) -> int:
         metrics = ", ".join(f"{k} {v:.4g}" for k, v in best["metrics"].items())
         print(f"best {best['key']} ({best['readable']}): {metrics}")
     print(f"wrote {args.out}/history.csv, pareto.csv, pareto.png, search.json, best.json")
+    smoothing = summary.get("smoothing")
+    if isinstance(smoothing, dict) and "depth trend" in smoothing.get("method", ""):
+        trends = [f"{m} beta {fit['depth_trend']['beta']:+.2f} [{fit['depth_trend']['beta_low']:+.2f}, "
+                  f"{fit['depth_trend']['beta_high']:+.2f}]" for m, fit in smoothing.items()
+                  if isinstance(fit, dict) and "depth_trend" in fit]
+        print(f"front ranked by the landmarks' depth trend: {'; '.join(trends)}")
+    elif isinstance(smoothing, dict) and config.evaluator.kind == "supernet":
+        print(f"weight sharing misjudges early vs late layers; to correct the front's order: "
+              f"oneshot landmarks propose --search {args.out} --out LANDMARKS_DIR (docs/search.md)")
     return 0

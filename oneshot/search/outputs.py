@@ -35,21 +35,34 @@ def row_record(space: SearchSpace, row: Row, metric_names: Sequence[str]) -> dic
 
 
 def smoothed_view(space: SearchSpace, rows: Sequence[Row], objectives: Sequence[Objective],
-                  metric_names: Sequence[str], ranges, smoothed: Sequence[str], smoother: str = "additive"):
+                  metric_names: Sequence[str], ranges, smoothed: Sequence[str], smoother: str = "additive",
+                  landmarks: tuple[Any, Any] | None = None):
     """Rows with a ``METRIC_smoothed`` column per metric in ``smoothed`` (the additive fit to every
     evaluated architecture's score) and the objectives, names and ranges that rank by it; the rows
-    themselves are not changed (history.csv keeps the raw scores). Also returns each fit's description."""
+    themselves are not changed (history.csv keeps the raw scores). Also returns each fit's description.
+
+    ``landmarks`` (architectures, measured accuracies): the fit's layers are reweighted by the
+    landmarks' depth trend (``oneshot.search.landmarks``) before it ranks anything."""
     from dataclasses import replace
 
     from .smoothing import SMOOTHERS
 
-    smooth = SMOOTHERS.get(smoother)
+    smoother_fn = SMOOTHERS.get(smoother)
+    directions = {o.metric: o.direction for o in objectives}
+
+    def fitted(metric: str, archs, scores):
+        if landmarks is None:
+            return smoother_fn(space, archs, scores)
+        from .landmarks import depth_corrected
+
+        return depth_corrected(space, archs, scores, directions[metric] == "max", *landmarks)
+
     ok = [r for r in rows if not r.error]
     view = {id(r): replace(r, metrics=dict(r.metrics)) for r in ok}
     fits: dict[str, Any] = {}
     for metric in smoothed:
         scores = [r.metrics.get(metric, float("nan")) for r in ok]
-        values, fits[metric] = smooth(space, [r.arch for r in ok], scores)
+        values, fits[metric] = fitted(metric, [r.arch for r in ok], scores)
         for r, v in zip(ok, values):
             view[id(r)].metrics[f"{metric}_smoothed"] = float(v)
     new_rows = [view.get(id(r), r) for r in rows]
@@ -61,15 +74,17 @@ def smoothed_view(space: SearchSpace, rows: Sequence[Row], objectives: Sequence[
 
 def write_outputs(out: str | os.PathLike, space: SearchSpace, rows: Sequence[Row], objectives: Sequence[Objective],
                   constraints: Sequence[Constraint], metric_names: Sequence[str], ranges,
-                  smoothed: Sequence[str] = (), smoother: str = "additive") -> dict[str, Any]:
+                  smoothed: Sequence[str] = (), smoother: str = "additive",
+                  landmarks: tuple[Any, Any] | None = None) -> dict[str, Any]:
     """Write pareto.csv, best.json and pareto.png; return the summary for search.json.
 
-    ``smoothed``: objective metrics ranked by ``smoother``'s fit (``smoothed_view``) instead of raw."""
+    ``smoothed``: objective metrics ranked by ``smoother``'s fit (``smoothed_view``) instead of raw,
+    corrected by ``landmarks`` when given."""
     out = Path(out)
     fits: dict[str, Any] = {}
     if smoothed:
         rows, objectives, metric_names, ranges, fits = smoothed_view(space, rows, objectives, metric_names,
-                                                                     ranges, smoothed, smoother)
+                                                                     ranges, smoothed, smoother, landmarks)
     front, hv = front_and_hv(rows, objectives, ranges)
     front = sorted_front(front, objectives) if front else []
     buf = io.StringIO()
@@ -94,7 +109,7 @@ def write_outputs(out: str | os.PathLike, space: SearchSpace, rows: Sequence[Row
             "hypervolume": hv, "hypervolume_reference": "objectives normalised to [0, 1] (accuracy by 0-100, "
             "costs by the space's exact min/max, other metrics by the observed range); reference point 1",
             "best": best_json["best"],
-            "smoothing": ({"method": smoother, **{m: fit if fit else "too few evaluations: raw scores"
+            "smoothing": ({"method": smoother + (" + landmark depth trend" if landmarks is not None else ""), **{m: fit if fit else "too few evaluations: raw scores"
                                                   for m, fit in fits.items()}} if smoothed else "none")}
 
 

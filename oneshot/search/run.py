@@ -70,6 +70,9 @@ class SearchConfig:
     #: "none" ranks by the raw scores; None = "additive" for estimates (a supernet's), else "none".
     #: Not part of the run's identity: `--resume` with another value rewrites the front.
     smoothing: str | None = None
+    #: a landmarks CSV (oneshot.search.landmarks): the smoothed fit's layers are reweighted by the
+    #: depth trend of these stand-alone accuracies. Not part of the run's identity either.
+    landmarks: str | None = None
 
     def __post_init__(self) -> None:
         if self.budget < 1:
@@ -87,6 +90,8 @@ class SearchConfig:
                               f"or --ray-address")
         if self.smoothing is not None:
             SMOOTHERS.check(self.smoothing, "--smoothing")
+        if self.landmarks is not None and self.smoothing == "none":
+            raise ConfigError("--landmarks corrects the smoothed fit of the scores; drop --smoothing none")
         names = [o.metric for o in self.objectives]
         if len(set(names)) != len(names):
             raise ConfigError(f"objective metrics repeat: {names}")
@@ -251,6 +256,7 @@ class SearchRun:
     def _run(self, evaluator) -> dict[str, Any]:
         c = self.config
         space = evaluator.space
+        self._landmarks(space)  # a bad landmarks file fails now, not after the search's evaluations
         table = self._cost_table(space)
         lookup = c.evaluator.cost_lookup()
         if lookup:  # a benchmark file's cost columns: priced per architecture, budgets included
@@ -421,7 +427,8 @@ class SearchRun:
 
         c = self.config
         summary = write_outputs(self.out, space, history.rows, list(c.objectives), list(c.constraints),
-                                metric_names, ranges, smoothed=smoothed, smoother=self._smoothing())
+                                metric_names, ranges, smoothed=smoothed, smoother=self._smoothing(),
+                                landmarks=self._landmarks(space) if smoothed else None)
         if hasattr(evaluator, "describe"):  # again at the end: pools report their retry/failure counters
             meta["evaluator_info"] = evaluator.describe()
         meta.update({"finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -435,6 +442,14 @@ class SearchRun:
     def _smoothing(self) -> str:
         c = self.config
         return c.smoothing or (DEFAULT_SMOOTHING if c.evaluator.scores_are_estimates() else "none")
+
+    def _landmarks(self, space):
+        """The landmarks' (architectures, accuracies), read and checked against ``space``; None without."""
+        if self.config.landmarks is None:
+            return None
+        from .landmarks import read_landmarks
+
+        return read_landmarks(self.config.landmarks, space)
 
     def _smoothed_objectives(self, evaluator, table) -> list[str]:
         """Objective metrics the front ranks by their fit: the evaluator's scores, never a priced cost."""

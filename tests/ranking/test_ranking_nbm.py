@@ -197,6 +197,45 @@ def test_landmarks_reweight_a_supernet_with_a_planted_late_layer_bias(truth, tmp
         ranking_nbm_landmarks.main(["--work", str(tmp_path), "--recipe", "absent", "--results", str(out)])
 
 
+def test_depth_trend_undoes_a_planted_depth_bias(truth, tmp_path, capsys):
+    """Scores whose layers grow in weight with depth (exp(2 t)); landmark pairs proposed from those
+    scores, reporting the true accuracy (already on disk: nothing is trained), recover a negative
+    trend and rank far better than the biased fit."""
+    import json
+
+    import numpy as np
+
+    import ranking_nbm_bias
+    import ranking_nbm_depth_trend
+    from oneshot.search.smoothing import fit_additive, layer_contributions
+
+    space, uni = ranking_nbm.universe()
+    keys = ranking_nbm.sample_keys(list(truth), 500, 0)
+    allk = sorted(uni)
+    truth_fit = fit_additive(space, [uni[k][0] for k in allk], [uni[k][1] for k in allk])
+    biased = layer_contributions(truth_fit, [uni[k][0] for k in keys]) @ np.exp(2.0 * np.linspace(0, 1, 8))
+    ranking_nbm.score_cache(tmp_path, "biased", 0, 256).write_text(json.dumps(
+        {"scores": {k: {"loss": float(-b), "accuracy": 0.0} for k, b in zip(keys, biased)}}))
+    (tmp_path / "supernet-biased").mkdir()
+    (tmp_path / "supernet-biased" / "supernet.pt").write_bytes(b"")
+    pairs = ranking_nbm_depth_trend.design(space, uni, ranking_nbm_bias.cached_scores(tmp_path, "biased", 256),
+                                           6, 60e6, 0, 20000)
+    assert len(pairs) == 6 and all(abs(np.log(uni[a][2] / uni[b][2])) <= np.log(1.05) + 1e-9 for a, b in pairs)
+    for key in (k for p in pairs for k in p):
+        _fake_standalone(tmp_path / "standalone-e12-s0", key, float(truth_fit.predict([uni[key][0]])[0]))
+    out = tmp_path / "trend.json"
+    assert ranking_nbm_depth_trend.main(["--work", str(tmp_path), "--recipe", "biased", "--pairs", "6",
+                                         "--results", str(out)]) == 0
+    row = json.loads(out.read_text())["rows"][0]
+    assert row["landmarks"] == 12 and row["networks"] >= 488
+    assert row["beta_low"] <= -2.0 + 0.3 and row["beta"] == pytest.approx(-2.0, abs=0.3)
+    assert row["corrected"]["kendall_tau"] > row["smoothed"]["kendall_tau"] + 0.05
+    assert "search" not in row  # no search run in this work directory: no regret to report
+    assert "corrected" in capsys.readouterr().out
+    with pytest.raises(SystemExit, match="no supernet"):
+        ranking_nbm_depth_trend.main(["--work", str(tmp_path), "--recipe", "absent", "--results", str(out)])
+
+
 def test_standalone_pairs_report_whose_side_training_alone_takes(truth, tmp_path, capsys):
     import json
 
