@@ -144,6 +144,36 @@ class CanonicalDuplicates(DuplicateElimination):
         return is_duplicate
 
 
+def stable_rank_and_crowding():
+    """pymoo's rank-and-crowding survival, with ties in the crowding distance broken by the seeded
+    permutation alone.
+
+    pymoo orders the last front with numpy's default argsort, an unstable sort whose SIMD kernels
+    (AVX2, AVX-512) leave ties (every boundary point has an infinite distance) in different orders,
+    so a seeded search took a different path on another CPU. A stable sort of the same permuted
+    values keeps pymoo's random tie-breaking and makes it the same everywhere."""
+    from pymoo.operators.survival.rank_and_crowding import RankAndCrowding
+
+    class StableRankAndCrowding(RankAndCrowding):
+        def _do(self, problem, pop, *args, random_state=None, n_survive=None, **kwargs):
+            F = pop.get("F").astype(float, copy=False)
+            survivors: list[int] = []
+            for rank, front in enumerate(self.nds.do(F, n_stop_if_ranked=n_survive)):
+                n_remove = max(len(survivors) + len(front) - n_survive, 0)
+                crowding = self.crowding_func.do(F[front, :], n_remove=n_remove)
+                keep = np.arange(len(front))
+                if n_remove:
+                    perm = random_state.permutation(len(front))
+                    keep = perm[np.argsort(-crowding[perm], kind="stable")][:-n_remove]
+                for j, i in enumerate(front):
+                    pop[i].set("rank", rank)
+                    pop[i].set("crowding", crowding[j])
+                survivors.extend(front[keep])
+            return pop[survivors]
+
+    return StableRankAndCrowding()
+
+
 def build_algorithm(strategy):
     """pymoo's NSGA-II over ``strategy``'s problem with the operators its parameters name, set up
     and seeded (``strategy``: an ``oneshot.strategies.nsga2.NSGA2``)."""
@@ -177,6 +207,7 @@ def build_algorithm(strategy):
     duplicates = CanonicalDuplicates(strategy.key, strategy.problem.feasible, lambda: strategy.seen)
     algorithm = PymooNSGA2(pop_size=strategy.pop_size, n_offsprings=strategy.offspring,
                            sampling=FreshSampling(strategy.initial_population), crossover=crossover,
-                           mutation=mutation, eliminate_duplicates=duplicates, **extra)
+                           mutation=mutation, eliminate_duplicates=duplicates,
+                           survival=stable_rank_and_crowding(), **extra)
     algorithm.setup(problem, termination=NoTermination(), seed=strategy.seed)
     return algorithm
