@@ -36,30 +36,20 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from ranking_nbm import BUDGETS, _setting, regret  # noqa: E402
 from ranking_nbm_bias import cached_scores  # noqa: E402
-from ranking_nbm_landmarks import add_training_arguments, training_setup  # noqa: E402
+from ranking_nbm_landmarks import add_training_arguments, landmark_arrays, loss_fit, training_setup  # noqa: E402
 from ranking_nbm_standalone import _repo_relative, held_out_accuracy, train_alone  # noqa: E402
 from run_all import machine_info  # noqa: E402
 
 from oneshot.atomic import atomic_write_json  # noqa: E402
 
 
-def candidate_pool(space, size: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Distinct canonical architectures of a seeded random pool, and their MACs."""
-    from oneshot.costs.counting import flops_params_table
-
-    rng = np.random.default_rng(seed)
-    pool = np.unique(space.canonicalize_matrix(space.sample_matrix(rng, size)), axis=0)
-    return pool, np.asarray(flops_params_table(space).price(pool)["macs"], dtype=float)
-
-
 def design(space, uni, cache: dict[str, dict[str, float]], pairs: int, max_macs: float, seed: int,
            pool_size: int) -> list[tuple[str, str]]:
     """The landmark pairs the design supernet's fit proposes (canonical keys)."""
+    from oneshot.landmark_runs import candidate_pool
     from oneshot.search.landmarks import propose_landmark_pairs
-    from oneshot.search.smoothing import fit_additive
 
-    keys = sorted(cache)
-    fit = fit_additive(space, [uni[k][0] for k in keys], -np.array([cache[k]["loss"] for k in keys]))
+    _, _, fit = loss_fit(space, uni, cache)
     pool, macs = candidate_pool(space, pool_size, seed)
     chosen = propose_landmark_pairs(fit, pool, macs, pairs, max_cost=max_macs)
     return [(space.key(pool[i]), space.key(pool[j])) for i, j in chosen]
@@ -95,18 +85,12 @@ def corrected_search(run: Path, measured: dict[str, float], uni) -> dict[str, An
 def analyse(space, uni, measured: dict[str, float], recipes: list[str], args) -> list[dict[str, Any]]:
     from oneshot.ranking.metrics import kendall_tau, within_cost_quantiles
     from oneshot.search.landmarks import fit_depth_trend
-    from oneshot.search.smoothing import fit_additive
 
-    marks = sorted(measured)
-    mark_archs = np.array([uni[k][0] for k in marks])
-    mark_acc = np.array([measured[k] for k in marks])
+    mark_archs, mark_acc = landmark_arrays(uni, measured)
     rows = []
     for name in recipes:
-        cache = cached_scores(args.work, name, args.calib_images, args.score_test)
-        keys = [k for k in sorted(cache) if k not in measured]
-        all_keys = sorted(cache)
-        archs = np.array([uni[k][0] for k in all_keys])
-        fit = fit_additive(space, archs, -np.array([cache[k]["loss"] for k in all_keys]))
+        all_keys, _, fit = loss_fit(space, uni, cached_scores(args.work, name, args.calib_images, args.score_test))
+        keys = [k for k in all_keys if k not in measured]
         trend = fit_depth_trend(fit, mark_archs, mark_acc)
         held = np.array([uni[k][0] for k in keys])
         truth = np.array([uni[k][1] for k in keys])

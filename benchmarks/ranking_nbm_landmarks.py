@@ -115,20 +115,31 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def loss_fit(space, uni, cache: dict[str, dict[str, float]]):
+    """(sorted keys, their architectures, the additive fit of minus their supernet loss)."""
+    from oneshot.search.smoothing import fit_additive
+
+    keys = sorted(cache)
+    archs = np.array([uni[k][0] for k in keys])
+    return keys, archs, fit_additive(space, archs, -np.array([cache[k]["loss"] for k in keys]))
+
+
+def landmark_arrays(uni, measured: dict[str, float]) -> tuple[np.ndarray, np.ndarray]:
+    """The measured landmarks' architectures and accuracies, in key order."""
+    marks = sorted(measured)
+    return np.array([uni[k][0] for k in marks]), np.array([measured[k] for k in marks])
+
+
 def analyse(space, uni, measured: dict[str, float], recipes: list[str], args) -> dict[str, Any]:
     """Tau on the non-landmark networks of the sample: smoothed, reweighted, landmarks alone, MACs."""
     from oneshot.ranking import kendall_tau
     from oneshot.search.smoothing import LAYER_ALPHAS, fit_additive, fit_layer_weights
 
     marks = sorted(measured)
-    mark_archs = np.array([uni[k][0] for k in marks])
-    mark_acc = np.array([measured[k] for k in marks])
+    mark_archs, mark_acc = landmark_arrays(uni, measured)
     rows = []
     for name in recipes:
-        cache = cached_scores(args.work, name, args.calib_images, args.score_test)
-        keys = sorted(cache)
-        archs = np.array([uni[k][0] for k in keys])
-        fit = fit_additive(space, archs, -np.array([cache[k]["loss"] for k in keys]))
+        keys, archs, fit = loss_fit(space, uni, cached_scores(args.work, name, args.calib_images, args.score_test))
         layered = fit_layer_weights(fit, mark_archs, mark_acc)
         held = np.array([k not in measured for k in keys])
         truth = np.array([uni[k][1] for k in keys])[held]

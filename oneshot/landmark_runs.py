@@ -51,11 +51,18 @@ def _read_search(run: Path) -> tuple[Any, dict[str, Any], list[dict[str, str]], 
     return space, meta, rows, metric, direction
 
 
+def candidate_pool(space: Any, size: int, seed: int, metric: str = "macs") -> tuple[np.ndarray, np.ndarray]:
+    """Distinct canonical architectures of a seeded random pool of ``size``, and their ``metric``."""
+    from oneshot.costs.counting import flops_params_table
+
+    rng = np.random.default_rng(seed)
+    pool = np.unique(space.canonicalize_matrix(space.sample_matrix(rng, size)), axis=0)
+    return pool, np.asarray(flops_params_table(space).price(pool)[metric], dtype=float)
+
+
 def propose(run: str | Path, out: str | Path, *, pairs: int = 8, metric: str = "macs", max_cost: float | None = None,
             tolerance: float = 0.05, pool: int = 20000, seed: int = 0) -> list[dict[str, Any]]:
     """Write ``out/landmarks.csv`` with ``pairs`` pairs proposed from the search ``run``'s scores."""
-    from oneshot.costs.counting import flops_params_table
-
     run, out = Path(run), Path(out)
     if metric not in PAIR_METRICS:
         raise ConfigError(f"landmark pairs are matched on {' or '.join(PAIR_METRICS)}, not {metric!r}")
@@ -66,9 +73,7 @@ def propose(run: str | Path, out: str | Path, *, pairs: int = 8, metric: str = "
         raise ConfigError(f"{run} evaluated only {len(rows)} networks; the fit that proposes landmarks needs >= 10")
     sign = 1.0 if direction == "max" else -1.0
     fit = fit_additive(space, [space.parse(r["key"]) for r in rows], [sign * float(r[score]) for r in rows])
-    rng = np.random.default_rng(seed)
-    candidates = np.unique(space.canonicalize_matrix(space.sample_matrix(rng, pool)), axis=0)
-    cost = np.asarray(flops_params_table(space).price(candidates)[metric], dtype=float)
+    candidates, cost = candidate_pool(space, pool, seed, metric)
     chosen = propose_landmark_pairs(fit, candidates, cost, pairs, max_cost=max_cost, tolerance=tolerance)
     records = [{"pair": k, "key": space.key(candidates[i]), "encoding": space.encoding_key(candidates[i]),
                 "cost": float(cost[i]), "accuracy": ""}
