@@ -60,15 +60,17 @@ def _search_run(work: Path, name: str, calib_images: int, test: bool) -> Path | 
     return runs[0] if runs and (runs[0] / "DONE").is_file() else None
 
 
-def corrected_search(run: Path, measured: dict[str, float], uni) -> dict[str, Any]:
+def corrected_search(run: Path, measured: dict[str, float], uni, complete: int | None = None) -> dict[str, Any]:
     """The search re-ranked by ``oneshot search --resume --landmarks`` (a copy of it, so the original
-    keeps its smoothed front), and the regret of its front against the truth; nothing is re-evaluated."""
+    keeps its smoothed front), and the regret of its front against the truth. The strategy's
+    evaluations are reused; front completion (``--complete``, default the search's) adds its own."""
     import shlex
     import shutil
+    import time
 
     from ranking_nbm import _oneshot, regret
 
-    copy = run.with_name(run.name + "-depth-trend")
+    copy = run.with_name(run.name + "-depth-trend" + ("" if complete is None else f"-complete{complete}"))
     if not copy.is_dir():
         shutil.copytree(run, copy)
     marks = copy / "landmarks.csv"
@@ -77,9 +79,13 @@ def corrected_search(run: Path, measured: dict[str, float], uni) -> dict[str, An
     out = words.index("--out")
     words[out + 1] = str(copy)
     words = [w for w in words if w != "--resume"] + ["--resume", "--landmarks", str(marks)]
+    if complete is not None:
+        words += ["--complete", str(complete)]
+    start = time.time()
     _oneshot(words, copy / "rerank.log")
     summary = json.loads((copy / "search.json").read_text())
-    return {"smoothing": summary["smoothing"], **regret(copy, uni, "loss")}
+    return {"smoothing": summary["smoothing"], "completion": summary.get("completion"),
+            "rerank_wall_s": time.time() - start, **regret(copy, uni, "loss")}
 
 
 def analyse(space, uni, measured: dict[str, float], recipes: list[str], args) -> list[dict[str, Any]]:
@@ -101,7 +107,8 @@ def analyse(space, uni, measured: dict[str, float], recipes: list[str], args) ->
                           "tau_in_macs_quintiles": within_cost_quantiles(p, truth, macs, 5)}
         run = _search_run(args.work, name, args.calib_images, args.score_test)
         if run is not None:
-            row["search"] = {"smoothed": regret(run, uni, "loss"), "corrected": corrected_search(run, measured, uni)}
+            row["search"] = {"smoothed": regret(run, uni, "loss"),
+                             "corrected": corrected_search(run, measured, uni, args.complete)}
         rows.append(row)
     return rows
 
@@ -138,6 +145,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--shard", default="0/1", metavar="I/N",
                     help="train only every N-th landmark from the I-th (with --train-only: N processes share the "
                          "work; a run without it reuses what they finished)")
+    ap.add_argument("--complete", type=int, default=None, metavar="N",
+                    help="the re-ranking search's --complete (default: the search's own, 32 with landmarks)")
     add_training_arguments(ap, "ranking_nbm_depth_trend.json")
     args = ap.parse_args(argv)
     recipes, supernet, space, uni, run_dir = training_setup(args)

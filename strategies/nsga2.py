@@ -289,7 +289,10 @@ class NSGA2(Strategy):
         W, front, span = self._surrogate
         P = self._one_hot(rows) @ W
         diff = (P[:, None, :] - front[None, :, :]) / span
-        return diff.max(axis=2).min(axis=1)
+        # rounded: the one-hot design is rank-deficient, so moves that tie exactly (an additive cost
+        # fits exactly) differ only in the last bits of lstsq, which depend on the BLAS kernel of the
+        # CPU; unrounded, those bits reorder the moves and a seeded search differs between machines
+        return np.round(diff.max(axis=2).min(axis=1), 9)
 
     # --------------------------------------------------------------- state
     def state_dict(self) -> dict[str, Any]:

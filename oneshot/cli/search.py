@@ -98,7 +98,7 @@ DEFAULT_OBJECTIVE = {"supernet": "loss:min", "benchmark": "accuracy:max"}
 
 
 def _add_ranking_options(p: argparse.ArgumentParser) -> None:
-    """How the front ranks a supernet's noisy scores: --smoothing, --landmarks."""
+    """How the front ranks a supernet's noisy scores: --smoothing, --landmarks, --complete."""
     p.add_argument("--smoothing", choices=SMOOTHERS.names(), default=None,
                    help=f"how the front ranks noisy scores: {SMOOTHERS.help_text()}. Smoothed objectives "
                         f"get METRIC_smoothed columns in pareto.csv; history.csv keeps the raw scores "
@@ -108,7 +108,11 @@ def _add_ranking_options(p: argparse.ArgumentParser) -> None:
                    help="correct the supernet's depth bias with networks trained alone: a landmarks.csv of "
                         "`oneshot landmarks propose` + `oneshot landmarks train`; the smoothed fit's layers are "
                         "reweighted by the depth trend the landmarks show (docs/ranking.md). `--resume` of a "
-                        "finished search with it re-ranks the front without new evaluations")
+                        "finished search with it re-ranks the front (and completes it, see --complete)")
+    p.add_argument("--complete", type=int, default=None, metavar="N",
+                   help="after the budget, evaluate up to N networks that the fitted model puts on the front "
+                        "but the strategy never evaluated, and refit with their scores (history.csv "
+                        "generation -1; default 32 with --landmarks, else 0)")
 
 
 def _pool_options(args: argparse.Namespace) -> dict:
@@ -160,7 +164,7 @@ def build_config(args: argparse.Namespace):
         objectives=[parse_objective(o) for o in (args.objective or [default_objective])],
         constraints=[parse_constraint(c) for c in args.constraint], budget=args.budget, seed=args.seed,
         resume=args.resume, workers=args.workers, ray_address=args.ray_address, lut=args.lut,
-        pool_options=_pool_options(args), smoothing=args.smoothing, landmarks=args.landmarks,
+        pool_options=_pool_options(args), smoothing=args.smoothing, landmarks=args.landmarks, complete=args.complete,
         supernet=spec.options["checkpoint"] if spec.kind == "supernet" else None, progress=not args.no_progress)
 
 
@@ -186,4 +190,8 @@ def run(args: argparse.Namespace) -> int:
     elif isinstance(smoothing, dict) and config.evaluator.kind == "supernet":
         print(f"weight sharing misjudges early vs late layers; to correct the front's order: "
               f"oneshot landmarks propose --search {args.out} --out LANDMARKS_DIR (docs/search.md)")
+    done = summary.get("completion") or {}
+    if done.get("size"):
+        print(f"completion: the fit put {done['proposed']} unevaluated networks on the front (at most "
+              f"{done['size']}); {done['evaluated']} evaluated and in the front's fit")
     return 0

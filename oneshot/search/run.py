@@ -28,6 +28,7 @@ from oneshot.evaluation.base import EvaluationResult, EvaluatorSpec, stream_resu
 from oneshot.spaces.core import Architecture
 from oneshot.strategies import WORST, Problem, Trial, create_strategy
 
+from .completion import COMPLETION_GENERATION, DEFAULT_COMPLETION, propose_completion
 from .front import front_and_hv
 from .history import History, Row
 from oneshot.costs.budgets import Constraint, best_achievable, check_budgets
@@ -73,6 +74,10 @@ class SearchConfig:
     #: a landmarks CSV (oneshot.search.landmarks): the smoothed fit's layers are reweighted by the
     #: depth trend of these stand-alone accuracies. Not part of the run's identity either.
     landmarks: str | None = None
+    #: after the budget, evaluate up to this many networks that the fitted model puts on the front
+    #: but the strategy never evaluated (oneshot.search.completion); None = DEFAULT_COMPLETION with
+    #: landmarks, else 0. Not part of the run's identity: `--resume` of a finished search completes it.
+    complete: int | None = None
 
     def __post_init__(self) -> None:
         if self.budget < 1:
@@ -92,6 +97,11 @@ class SearchConfig:
             SMOOTHERS.check(self.smoothing, "--smoothing")
         if self.landmarks is not None and self.smoothing == "none":
             raise ConfigError("--landmarks corrects the smoothed fit of the scores; drop --smoothing none")
+        if self.complete is not None and self.complete < 0:
+            raise ConfigError(f"--complete must be >= 0 evaluations, got {self.complete}")
+        if self.complete and self.smoothing == "none":
+            raise ConfigError("--complete evaluates the networks the smoothed fit puts on the front; drop "
+                              "--smoothing none or pass --complete 0")
         names = [o.metric for o in self.objectives]
         if len(set(names)) != len(names):
             raise ConfigError(f"objective metrics repeat: {names}")
@@ -116,6 +126,11 @@ def search_status(out: str | os.PathLike) -> dict[str, Any]:
     except CheckpointError:
         summary = {}
     return {"evaluations": evaluations, "summary": summary if isinstance(summary, dict) else {}}
+
+
+def _strategy_evaluations(rows: Sequence[Row]) -> int:
+    """Evaluations the strategy spent of ``--budget``; front completion's come on top of it."""
+    return sum(1 for r in rows if r.generation != COMPLETION_GENERATION)
 
 
 def search_finished(out: str | os.PathLike, budget: int) -> bool:
@@ -281,11 +296,11 @@ class SearchRun:
         known: dict[str, Row] = {r.key: r for r in history.load()}
         self._rows = history.rows
         ranges = self._ranges(bounds)
-        bar = self._progress(len(history.rows))
+        bar = self._progress(_strategy_evaluations(history.rows))
         idle = 0
         finished_by = "budget"
         try:
-            while len(history.rows) < c.budget:
+            while _strategy_evaluations(history.rows) < c.budget:
                 outcome = self._generation(strategy, problem, table, evaluator, history, known, generation, bar, ranges)
                 if outcome == "strategy finished":
                     finished_by = outcome
@@ -297,10 +312,12 @@ class SearchRun:
                 if idle >= c.max_idle_generations:
                     finished_by = f"no new architecture in {idle} generations"
                     break
+            bar.close()
+            smoothed = self._smoothed_objectives(evaluator, table)
+            self._complete(evaluator, space, table, history, known, metric_names, ranges, smoothed)
         finally:
             bar.close()
             history.close()
-        smoothed = self._smoothed_objectives(evaluator, table)
         return self._finish(evaluator, space, history, metric_names, ranges, meta, finished_by, generation, strategy,
                             smoothed)
 
@@ -372,7 +389,7 @@ class SearchRun:
         keys = [space.key(a) for a in batch]
         if problem.observer is not None and np.any(G > 0):
             problem.observer(matrix, ~np.any(G > 0, axis=1))
-        todo, truncated = self._select(batch, keys, G, known, len(history.rows))
+        todo, truncated = self._select(batch, keys, G, known, _strategy_evaluations(history.rows))
         position = {tuple(batch[i]): i for i in todo}
         by_key = {keys[i]: i for i in todo}
         new = 0
@@ -399,9 +416,57 @@ class SearchRun:
                 trials.append(self._trial(known[keys[i]], G[i]))
         strategy.tell(trials)
         atomic_write_json(self.out / "state.json", {"format": FORMAT, "generation": generation + 1,
-                                                    "evaluations": len(history.rows),
+                                                    "evaluations": _strategy_evaluations(history.rows),
                                                     "strategy": strategy.state_dict()}, compact=True)
         return new
+
+    def _complete(self, evaluator, space, table, history: History, known: dict[str, Row], metric_names,
+                  ranges, smoothed: Sequence[str]) -> None:
+        """Evaluate the networks the fitted model puts on the front that the strategy never evaluated
+        (``oneshot.search.completion``), proposed from the strategy's rows alone so that a resumed
+        run proposes the same ones; recorded with generation COMPLETION_GENERATION."""
+        from .outputs import smoothed_view
+
+        n = self._completion_size()
+        self._completion = {"size": n, "proposed": 0, "evaluated": 0}
+        if not n or not smoothed:
+            return
+        marks = self._landmarks(space)
+
+        def priced(matrix):
+            costs = table.price(matrix)
+            return costs, ~np.any(self._violations_from_costs(costs, len(matrix)) > 0, axis=1)
+
+        def view(rows):
+            fitted, objectives, _, fitted_ranges, _ = smoothed_view(
+                space, rows, list(self.config.objectives), metric_names, ranges, smoothed, self._smoothing(), marks)
+            return fitted, objectives, fitted_ranges
+
+        base = [r for r in history.rows if r.generation != COMPLETION_GENERATION]
+        proposals = propose_completion(space, base, self.config.objectives, priced, view, n, seed=self.config.seed)
+        todo = [a for a in proposals if space.key(a) not in known]
+        self._completion.update(proposed=len(proposals))
+        if not todo:
+            return
+        from tqdm import tqdm
+
+        matrix = np.asarray(todo, dtype=np.int64).reshape(-1, len(space))
+        costs = table.price(matrix)
+        by_key = {space.key(a): i for i, a in enumerate(todo)}
+        with tqdm(total=len(todo), desc="completion", unit="eval", disable=not self.config.progress,
+                  dynamic_ncols=True, file=sys.stderr) as bar:
+            for result in stream_results(evaluator, todo):
+                i = by_key[space.key(result.arch)]
+                row = self._row(result, space.key(todo[i]), todo[i], COMPLETION_GENERATION, costs, i,
+                                len(history.rows))
+                history.append(row)
+                known[row.key] = row
+                bar.update(1)
+        self._completion["evaluated"] = sum(1 for r in history.rows if r.generation == COMPLETION_GENERATION)
+
+    def _completion_size(self) -> int:
+        c = self.config
+        return c.complete if c.complete is not None else (DEFAULT_COMPLETION if c.landmarks else 0)
 
     def _select(self, batch, keys: list[str], G: np.ndarray, known: dict[str, Row], done: int) -> tuple[list[int], bool]:
         """Indices of the batch to evaluate (within budget, not known, not twice) and whether the
@@ -433,7 +498,8 @@ class SearchRun:
             meta["evaluator_info"] = evaluator.describe()
         meta.update({"finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                      "stopped_because": finished_by, "generations": generation,
-                     "strategy_parameters": strategy.params(), **summary})
+                     "strategy_parameters": strategy.params(), **summary,
+                     "completion": getattr(self, "_completion", {"size": 0, "proposed": 0, "evaluated": 0})})
         atomic_write_json(self.out / "search.json", meta)
         self.summary = meta
         return meta

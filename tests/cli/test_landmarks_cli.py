@@ -75,8 +75,21 @@ def test_propose_train_and_rerank_a_search(searched, capsys):
     assert main(["search", "--supernet", str(ckpt), "--strategy", "random", "--objective", "loss:min",
                  "--objective", "macs:min", "--budget", "40", "--calib-images", "64", "--out", str(run),
                  "--resume", "--no-progress", "--landmarks", str(lm / "landmarks.csv")]) == 0
-    assert (run / "history.csv").read_text() == history_before  # re-ranked, nothing re-evaluated
-    assert "front ranked by the landmarks' depth trend: loss beta" in capsys.readouterr().out
+    after = (run / "history.csv").read_text()
+    # re-ranked; the strategy's rows untouched, the fit's unevaluated front members appended (generation -1)
+    assert after.startswith(history_before)
+    completed = _rows(run / "history.csv")[40:]
+    assert completed and all(r["generation"] == "-1" for r in completed)
+    out = capsys.readouterr().out
+    assert "front ranked by the landmarks' depth trend: loss beta" in out
+    assert f"{len(completed)} evaluated and in the front's fit" in out
+    summary = json.loads((run / "search.json").read_text())
+    assert summary["completion"] == {"size": 32, "proposed": len(completed), "evaluated": len(completed)}
+    # the same command again proposes the same networks (from the strategy's rows): nothing new
+    assert main(["search", "--supernet", str(ckpt), "--strategy", "random", "--objective", "loss:min",
+                 "--objective", "macs:min", "--budget", "40", "--calib-images", "64", "--out", str(run),
+                 "--resume", "--no-progress", "--landmarks", str(lm / "landmarks.csv")]) == 0
+    assert (run / "history.csv").read_text() == after
     summary = json.loads((run / "search.json").read_text())
     assert summary["smoothing"]["method"] == "additive + landmark depth trend"
     trend = summary["smoothing"]["loss"]["depth_trend"]
@@ -97,6 +110,10 @@ def test_bad_landmark_input_gets_one_line_errors(searched, tmp_path, capsys):
     assert "landmarks propose" in capsys.readouterr().err
     assert main([*base, "--landmarks", str(bad), "--smoothing", "none"]) == 2
     assert "--smoothing none" in capsys.readouterr().err
+    assert main([*base, "--complete", "-1"]) == 2
+    assert "--complete must be >= 0" in capsys.readouterr().err
+    assert main([*base, "--complete", "4", "--smoothing", "none"]) == 2
+    assert "--complete 0" in capsys.readouterr().err
     assert main(["landmarks", "propose", "--search", str(tmp_path), "--out", str(tmp_path / "x")]) == 2
     assert "not a search run" in capsys.readouterr().err
     assert main(["landmarks", "propose", "--search", str(run), "--out", str(tmp_path / "y"),
