@@ -15,8 +15,9 @@ networks trained alone on the same subset side with NAS-Bench-Macro where the tw
 3. for each supernet, the trend ``beta`` is fitted to the landmarks, and the corrected fit is compared
    with the smoothed one and with MACs, against the truth, on the sample's networks that are not
    landmarks: Kendall tau, tau in the two top MACs quintiles, and the decision regret of the
-   supernet's NSGA-II search of ``ranking_nbm.py``, re-ranked by ``oneshot search --resume
-   --landmarks`` (a copy of the run; nothing is re-evaluated).
+   supernet's NSGA-II search of ``ranking_nbm.py``, re-ranked and completed by ``oneshot search
+   --resume --landmarks`` (a copy of the run; the strategy's evaluations are reused, front completion
+   adds up to ``--complete`` supernet evaluations; ``--complete 0`` re-ranks only).
 
     python benchmarks/ranking_nbm_depth_trend.py --score-test --recipe fair --recipe fair-s1
 

@@ -245,6 +245,9 @@ def _headlines(name: str, data: dict[str, Any]) -> list[str]:
             regret = ("; regret 30M/45M/60M " + " / ".join(f"{search['corrected'][b]['regret']:.2f}" for b in ("30M", "45M", "60M"))
                       + " (smoothed " + " / ".join(f"{search['smoothed'][b]['regret']:.2f}" for b in ("30M", "45M", "60M")) + ")"
                       if search else "")
+            completed = ((search or {}).get("corrected") or {}).get("completion") or {}
+            if completed.get("size"):
+                regret += f", front completed with {completed['evaluated']} evaluations"
             rows.append(f"| NAS-Bench-Macro ranking corrected by the depth trend of {r['landmarks']} stand-alone landmarks "
                         f"(pairs proposed by the supernet), {r['supernet']} | tau {r['corrected']['kendall_tau']:.3f} "
                         f"(smoothed {r['smoothed']['kendall_tau']:.3f}, MACs {r['macs']['kendall_tau']:.3f}) | beta "
