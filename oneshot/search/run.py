@@ -102,6 +102,10 @@ class SearchConfig:
         if self.complete and self.smoothing == "none":
             raise ConfigError("--complete evaluates the networks the smoothed fit puts on the front; drop "
                               "--smoothing none or pass --complete 0")
+        if self.complete and self.smoothing is None and not self.evaluator.scores_are_estimates():
+            # exact scores (a benchmark table) are ranked raw: there is no fit to propose from
+            raise ConfigError("--complete evaluates the networks the smoothed fit puts on the front, and this "
+                              "evaluator's scores are ranked raw; pass --smoothing additive or --complete 0")
         names = [o.metric for o in self.objectives]
         if len(set(names)) != len(names):
             raise ConfigError(f"objective metrics repeat: {names}")

@@ -93,6 +93,17 @@ def test_a_benchmark_search_is_not_completed_by_default(tmp_path):
     assert summary["completion"]["size"] == 0 and summary["evaluations"] == 20
 
 
+def test_completion_of_raw_ranked_scores_is_refused_before_anything_runs(tmp_path):
+    import pytest
+
+    from oneshot.errors import ConfigError
+
+    spec = EvaluatorSpec("nas-bench-macro", {})
+    with pytest.raises(ConfigError, match="--smoothing additive or --complete 0"):
+        SearchConfig(spec, str(tmp_path / "b"), budget=20, complete=8)
+    assert not (tmp_path / "b").exists()
+
+
 def test_candidates_enumerate_a_small_space_and_sample_a_large_one():
     small = create_space("nas-bench-macro")
     matrix = candidate_matrix(small)
