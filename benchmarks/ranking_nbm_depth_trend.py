@@ -61,7 +61,8 @@ def _search_run(work: Path, name: str, calib_images: int, test: bool) -> Path | 
     return runs[0] if runs and (runs[0] / "DONE").is_file() else None
 
 
-def corrected_search(run: Path, measured: dict[str, float], uni, complete: int | None = None) -> dict[str, Any]:
+def corrected_search(run: Path, measured: dict[str, float], uni, complete: int | None = None,
+                     rounds: int = 1) -> dict[str, Any]:
     """The search re-ranked by ``oneshot search --resume --landmarks`` (a copy of it, so the original
     keeps its smoothed front), and the regret of its front against the truth. The strategy's
     evaluations are reused; front completion (``--complete``, default the search's) adds its own."""
@@ -71,7 +72,8 @@ def corrected_search(run: Path, measured: dict[str, float], uni, complete: int |
 
     from ranking_nbm import _oneshot, regret
 
-    copy = run.with_name(run.name + "-depth-trend" + ("" if complete is None else f"-complete{complete}"))
+    copy = run.with_name(run.name + "-depth-trend" + ("" if complete is None else f"-complete{complete}")
+                         + ("" if rounds == 1 else f"-rounds{rounds}"))
     if not copy.is_dir():
         shutil.copytree(run, copy)
     marks = copy / "landmarks.csv"
@@ -82,6 +84,7 @@ def corrected_search(run: Path, measured: dict[str, float], uni, complete: int |
     words = [w for w in words if w != "--resume"] + ["--resume", "--landmarks", str(marks)]
     if complete is not None:
         words += ["--complete", str(complete)]
+    words += ["--complete-rounds", str(rounds)]
     start = time.time()
     _oneshot(words, copy / "rerank.log")
     summary = json.loads((copy / "search.json").read_text())
@@ -109,7 +112,7 @@ def analyse(space, uni, measured: dict[str, float], recipes: list[str], args) ->
         run = _search_run(args.work, name, args.calib_images, args.score_test)
         if run is not None:
             row["search"] = {"smoothed": regret(run, uni, "loss"),
-                             "corrected": corrected_search(run, measured, uni, args.complete)}
+                             "corrected": corrected_search(run, measured, uni, args.complete, args.complete_rounds)}
         rows.append(row)
     return rows
 
@@ -148,6 +151,8 @@ def main(argv: list[str] | None = None) -> int:
                          "work; a run without it reuses what they finished)")
     ap.add_argument("--complete", type=int, default=None, metavar="N",
                     help="the re-ranking search's --complete (default: the search's own, 32 with landmarks)")
+    ap.add_argument("--complete-rounds", type=int, default=1, metavar="R",
+                    help="the re-ranking search's --complete-rounds (default 1)")
     add_training_arguments(ap, "ranking_nbm_depth_trend.json")
     args = ap.parse_args(argv)
     recipes, supernet, space, uni, run_dir = training_setup(args)

@@ -113,6 +113,9 @@ def _add_ranking_options(p: argparse.ArgumentParser) -> None:
                    help="after the budget, evaluate up to N networks that the fitted model puts on the front "
                         "but the strategy never evaluated, and refit with their scores (history.csv "
                         "generation -1; default 32 with --landmarks, else 0)")
+    p.add_argument("--complete-rounds", type=int, default=1, metavar="R",
+                   help="completion rounds: each refits with the previous rounds' scores and proposes again, "
+                        "until the fitted front holds nothing unevaluated or N evaluations are spent (default 1)")
 
 
 def _pool_options(args: argparse.Namespace) -> dict:
@@ -165,6 +168,7 @@ def build_config(args: argparse.Namespace):
         constraints=[parse_constraint(c) for c in args.constraint], budget=args.budget, seed=args.seed,
         resume=args.resume, workers=args.workers, ray_address=args.ray_address, lut=args.lut,
         pool_options=_pool_options(args), smoothing=args.smoothing, landmarks=args.landmarks, complete=args.complete,
+        complete_rounds=args.complete_rounds,
         supernet=spec.options["checkpoint"] if spec.kind == "supernet" else None, progress=not args.no_progress)
 
 
@@ -192,6 +196,7 @@ def run(args: argparse.Namespace) -> int:
               f"oneshot landmarks propose --search {args.out} --out LANDMARKS_DIR (docs/search.md)")
     done = summary.get("completion") or {}
     if done.get("size"):
-        print(f"completion: the fit put {done['proposed']} unevaluated networks on the front (at most "
-              f"{done['size']}); {done['evaluated']} evaluated and in the front's fit")
+        print(f"completion: the fit put {done['proposed']} unevaluated networks on the front in "
+              f"{done['rounds']} round(s) (at most {done['size']}); {done['evaluated']} evaluated and in the "
+              f"front's fit")
     return 0

@@ -78,6 +78,9 @@ class SearchConfig:
     #: but the strategy never evaluated (oneshot.search.completion); None = DEFAULT_COMPLETION with
     #: landmarks, else 0. Not part of the run's identity: `--resume` of a finished search completes it.
     complete: int | None = None
+    #: completion rounds: each refits with the earlier rounds' scores and proposes again, until nothing
+    #: new is on the fitted front or ``complete`` evaluations are spent
+    complete_rounds: int = 1
 
     def __post_init__(self) -> None:
         if self.budget < 1:
@@ -97,6 +100,8 @@ class SearchConfig:
             SMOOTHERS.check(self.smoothing, "--smoothing")
         if self.landmarks is not None and self.smoothing == "none":
             raise ConfigError("--landmarks corrects the smoothed fit of the scores; drop --smoothing none")
+        if self.complete_rounds < 1:
+            raise ConfigError(f"--complete-rounds must be >= 1, got {self.complete_rounds}")
         if self.complete is not None and self.complete < 0:
             raise ConfigError(f"--complete must be >= 0 evaluations, got {self.complete}")
         if self.complete and self.smoothing == "none":
@@ -427,12 +432,15 @@ class SearchRun:
     def _complete(self, evaluator, space, table, history: History, known: dict[str, Row], metric_names,
                   ranges, smoothed: Sequence[str]) -> None:
         """Evaluate the networks the fitted model puts on the front that the strategy never evaluated
-        (``oneshot.search.completion``), proposed from the strategy's rows alone so that a resumed
-        run proposes the same ones; recorded with generation COMPLETION_GENERATION."""
+        (``oneshot.search.completion``), in up to ``complete_rounds`` rounds: each round is proposed
+        from the strategy's rows and the earlier rounds' proposals alone, so that a resumed run
+        proposes the same ones; recorded with generation COMPLETION_GENERATION."""
+        from tqdm import tqdm
+
         from .outputs import smoothed_view
 
         n = self._completion_size()
-        self._completion = {"size": n, "proposed": 0, "evaluated": 0}
+        self._completion = {"size": n, "rounds": 0, "proposed": 0, "evaluated": 0}
         if not n or not smoothed:
             return
         marks = self._landmarks(space)
@@ -446,27 +454,36 @@ class SearchRun:
                 space, rows, list(self.config.objectives), metric_names, ranges, smoothed, self._smoothing(), marks)
             return fitted, objectives, fitted_ranges
 
-        base = [r for r in history.rows if r.generation != COMPLETION_GENERATION]
-        proposals = propose_completion(space, base, self.config.objectives, priced, view, n, seed=self.config.seed)
-        todo = [a for a in proposals if space.key(a) not in known]
-        self._completion.update(proposed=len(proposals))
+        used = [r for r in history.rows if r.generation != COMPLETION_GENERATION]
+        with tqdm(total=n, desc="completion", unit="eval", disable=not self.config.progress,
+                  dynamic_ncols=True, file=sys.stderr) as bar:
+            for _ in range(self.config.complete_rounds):
+                left = n - self._completion["proposed"]
+                proposals = propose_completion(space, used, self.config.objectives, priced, view, left,
+                                               seed=self.config.seed)
+                if not proposals:
+                    break
+                self._completion["rounds"] += 1
+                self._completion["proposed"] += len(proposals)
+                bar.update(sum(1 for a in proposals if space.key(a) in known))  # evaluated before a resume
+                self._evaluate_completion(evaluator, space, table, history, known,
+                                          [a for a in proposals if space.key(a) not in known], bar)
+                used += [known[space.key(a)] for a in proposals]
+        self._completion["evaluated"] = sum(1 for r in history.rows if r.generation == COMPLETION_GENERATION)
+
+    def _evaluate_completion(self, evaluator, space, table, history: History, known: dict[str, Row],
+                             todo: list[Architecture], bar) -> None:
+        """Evaluate one completion round and append its rows (generation COMPLETION_GENERATION)."""
         if not todo:
             return
-        from tqdm import tqdm
-
-        matrix = np.asarray(todo, dtype=np.int64).reshape(-1, len(space))
-        costs = table.price(matrix)
+        costs = table.price(np.asarray(todo, dtype=np.int64).reshape(-1, len(space)))
         by_key = {space.key(a): i for i, a in enumerate(todo)}
-        with tqdm(total=len(todo), desc="completion", unit="eval", disable=not self.config.progress,
-                  dynamic_ncols=True, file=sys.stderr) as bar:
-            for result in stream_results(evaluator, todo):
-                i = by_key[space.key(result.arch)]
-                row = self._row(result, space.key(todo[i]), todo[i], COMPLETION_GENERATION, costs, i,
-                                len(history.rows))
-                history.append(row)
-                known[row.key] = row
-                bar.update(1)
-        self._completion["evaluated"] = sum(1 for r in history.rows if r.generation == COMPLETION_GENERATION)
+        for result in stream_results(evaluator, todo):
+            i = by_key[space.key(result.arch)]
+            row = self._row(result, space.key(todo[i]), todo[i], COMPLETION_GENERATION, costs, i, len(history.rows))
+            history.append(row)
+            known[row.key] = row
+            bar.update(1)
 
     def _completion_size(self) -> int:
         c = self.config
@@ -503,7 +520,7 @@ class SearchRun:
         meta.update({"finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                      "stopped_because": finished_by, "generations": generation,
                      "strategy_parameters": strategy.params(), **summary,
-                     "completion": getattr(self, "_completion", {"size": 0, "proposed": 0, "evaluated": 0})})
+                     "completion": getattr(self, "_completion", {"size": 0, "rounds": 0, "proposed": 0, "evaluated": 0})})
         atomic_write_json(self.out / "search.json", meta)
         self.summary = meta
         return meta

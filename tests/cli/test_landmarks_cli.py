@@ -84,7 +84,8 @@ def test_propose_train_and_rerank_a_search(searched, capsys):
     assert "front ranked by the landmarks' depth trend: loss beta" in out
     assert f"{len(completed)} evaluated and in the front's fit" in out
     summary = json.loads((run / "search.json").read_text())
-    assert summary["completion"] == {"size": 32, "proposed": len(completed), "evaluated": len(completed)}
+    assert summary["completion"] == {"size": 32, "rounds": 1, "proposed": len(completed),
+                                     "evaluated": len(completed)}
     # the same command again proposes the same networks (from the strategy's rows): nothing new
     assert main(["search", "--supernet", str(ckpt), "--strategy", "random", "--objective", "loss:min",
                  "--objective", "macs:min", "--budget", "40", "--calib-images", "64", "--out", str(run),
@@ -114,6 +115,8 @@ def test_bad_landmark_input_gets_one_line_errors(searched, tmp_path, capsys):
     assert "--complete must be >= 0" in capsys.readouterr().err
     assert main([*base, "--complete", "4", "--smoothing", "none"]) == 2
     assert "--complete 0" in capsys.readouterr().err
+    assert main([*base, "--complete-rounds", "0"]) == 2
+    assert "--complete-rounds must be >= 1" in capsys.readouterr().err
     assert main(["landmarks", "propose", "--search", str(tmp_path), "--out", str(tmp_path / "x")]) == 2
     assert "not a search run" in capsys.readouterr().err
     assert main(["landmarks", "propose", "--search", str(run), "--out", str(tmp_path / "y"),

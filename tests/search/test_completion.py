@@ -13,12 +13,12 @@ from oneshot.search.smoothing import fit_additive
 from oneshot.spaces import create_space
 
 
-def _search(out, complete, resume=False, constraints=(), budget=40):
+def _search(out, complete, resume=False, constraints=(), budget=40, rounds=1):
     spec = EvaluatorSpec("synthetic", {"space": "nas-bench-macro"})
     objectives = [parse_objective("loss:min"), parse_objective("macs:min")]
     return SearchRun(SearchConfig(spec, str(out), strategy="nsga2", strategy_params={"pop_size": 10},
                                   objectives=objectives, budget=budget, seed=0, progress=False, smoothing="additive",
-                                  complete=complete, resume=resume,
+                                  complete=complete, complete_rounds=rounds, resume=resume,
                                   constraints=[parse_constraint(c) for c in constraints])).run()
 
 
@@ -38,7 +38,7 @@ def test_completion_evaluates_what_the_fit_puts_on_the_front(tmp_path):
     strategy, completed = rows[:40], rows[40:]
     assert all(int(r["generation"]) >= 0 for r in strategy)
     assert 0 < len(completed) <= 8 and all(int(r["generation"]) == COMPLETION_GENERATION for r in completed)
-    assert summary["completion"] == {"size": 8, "proposed": len(completed), "evaluated": len(completed)}
+    assert summary["completion"] == {"size": 8, "rounds": 1, "proposed": len(completed), "evaluated": len(completed)}
     assert summary["evaluations"] == len(rows)
     assert not {r["key"] for r in completed} & {r["key"] for r in strategy}
     # each proposal: predicted (by the fit of the strategy's rows) to be dominated by none of them
@@ -65,6 +65,22 @@ def test_an_interrupted_completion_resumes_to_the_same_history(tmp_path):
     before = (cut / "history.csv").read_bytes()
     _search(cut, complete=8, resume=True)
     assert (cut / "history.csv").read_bytes() == before
+
+
+def test_later_rounds_refit_with_the_earlier_scores_and_resume_to_the_same_history(tmp_path):
+    one, three = _search(tmp_path / "one", complete=40), _search(tmp_path / "three", complete=40, rounds=3)
+    first = [r["key"] for r in _history(tmp_path / "one")][40:]
+    rows = _history(tmp_path / "three")
+    assert [r["key"] for r in rows][40:40 + len(first)] == first  # round 1 is the one-round completion
+    assert three["completion"]["rounds"] >= 2 and three["completion"]["evaluated"] > one["completion"]["evaluated"]
+    assert three["completion"]["evaluated"] <= 40 and len({r["key"] for r in rows}) == len(rows)
+    # cut inside round 2: the resume proposes the same rounds and evaluates only what is missing
+    lines = (tmp_path / "three" / "history.csv").read_text().splitlines(keepends=True)
+    cut = tmp_path / "cut"
+    shutil.copytree(tmp_path / "three", cut)
+    (cut / "history.csv").write_text("".join(lines[:1 + 40 + len(first) + 1]))
+    _search(cut, complete=40, rounds=3, resume=True)
+    assert [r["key"] for r in _history(cut)] == [r["key"] for r in rows]
 
 
 def test_completion_does_not_spend_the_strategys_budget(tmp_path):
