@@ -47,7 +47,9 @@ def _read_search(run: Path) -> tuple[Any, dict[str, Any], list[dict[str, str]], 
         raise ConfigError(f"{run} has no supernet objective (loss or accuracy) to correct")
     metric, direction = scored[0]
     with open(history_path, newline="") as fh:
-        rows = [r for r in csv.DictReader(fh) if not r.get("error") and r.get(metric)]
+        # the strategy's rows only: front completion (generation -1) comes after the landmarks, and a
+        # proposal must not depend on whether it ran
+        rows = [r for r in csv.DictReader(fh) if not r.get("error") and r.get(metric) and r.get("generation") != "-1"]
     return space, meta, rows, metric, direction
 
 

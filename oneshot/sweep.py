@@ -130,10 +130,13 @@ def _run_search_trial(config: SearchConfig, report_every: int | None, report: Re
     every = report_every or max(1, math.ceil(budget / 4))
     summary: dict[str, Any] = {}
     for step in sorted({*range(every, budget, every), budget}):
-        if step < budget and search_status(config.out)["evaluations"] >= step:
+        if step < budget and search_status(config.out)["strategy_evaluations"] >= step:
             continue  # this chunk was done before an interruption
         resume = (Path(config.out) / "search.json").exists()
-        summary = SearchRun(dataclasses.replace(config, budget=step, resume=resume, progress=False)).run()
+        # front completion belongs to the finished search, not to every chunk of it
+        chunk = dataclasses.replace(config, budget=step, resume=resume, progress=False,
+                                    **({} if step == budget else {"complete": 0, "complete_rounds": 1}))
+        summary = SearchRun(chunk).run()
         if report is not None:
             report({"evaluations": int(summary.get("evaluations", 0)),
                     "hypervolume": float(summary.get("hypervolume", 0.0)),

@@ -40,32 +40,36 @@ def candidate_matrix(space: SearchSpace, seed: int = 0) -> np.ndarray:
     return np.unique(space.canonicalize_matrix(matrix), axis=0)
 
 
-def propose_completion(space: SearchSpace, rows: Sequence[Row], objectives: Sequence[Objective],
+def propose_completion(space: SearchSpace, rows: Sequence[Row], candidates: np.ndarray,
                        priced: Callable[[np.ndarray], tuple[dict[str, np.ndarray], np.ndarray]],
                        view: Callable[[list[Row]], tuple[list[Row], list[Objective], list]],
-                       n: int, seed: int = 0) -> list[Architecture]:
+                       n: int) -> list[Architecture]:
     """Up to ``n`` unevaluated networks on the front of the fitted model, spread along it.
 
-    ``priced(matrix)`` gives the candidates' cost metrics and a feasibility mask (budgets);
-    ``view(rows)`` the rows with their fitted objectives and those objectives and ranges (the search's
-    ``smoothed_view``); rows without a score are predicted, not fitted. Every objective must be a
-    fitted score or a priced cost, else nothing is proposed (the model cannot place a candidate)."""
+    ``candidates`` are canonical encodings (``candidate_matrix``); ``priced(matrix)`` gives their cost
+    metrics and a feasibility mask (budgets); ``view(rows)`` the rows with their fitted objectives and
+    those objectives and ranges (the search's ``smoothed_view``); rows without a score are predicted,
+    not fitted. Nothing is proposed when there is no fit (too few scores) to place a candidate, and
+    candidates with a cost the search cannot price (a benchmark file that does not list them) are
+    left out."""
     if n <= 0:
         return []
     known = {r.key for r in rows}
-    matrix = candidate_matrix(space, seed)
-    keys = [space.key(a) for a in matrix]
-    fresh = [i for i, k in enumerate(keys) if k not in known]
-    if not fresh:
+    keys = [space.key(a) for a in candidates]
+    fresh = np.asarray([i for i, k in enumerate(keys) if k not in known], dtype=np.int64)
+    if not len(fresh):
         return []
-    costs, feasible = priced(matrix[fresh])
-    pseudo = [Row(-1, keys[i], Architecture(matrix[i]), COMPLETION_GENERATION,
+    costs, feasible = priced(candidates[fresh])
+    finite = np.all([np.isfinite(v) for v in costs.values()], axis=0) if costs else np.ones(len(fresh), bool)
+    pseudo = [Row(-1, keys[i], Architecture(candidates[i]), COMPLETION_GENERATION,
                   {m: float(v[j]) for m, v in costs.items()}, feasible=bool(feasible[j]))
-              for j, i in enumerate(fresh)]
-    fitted_rows, fitted_objectives, ranges = view([*rows, *pseudo])
-    candidates = fitted_rows[len(rows):]
-    if any(o.metric not in candidates[0].metrics for o in fitted_objectives):
+              for j, i in enumerate(fresh) if finite[j]]
+    if not pseudo:
         return []
+    fitted_rows, fitted_objectives, ranges = view([*rows, *pseudo])
+    predicted = fitted_rows[len(rows):]
+    if not all(np.isfinite(r.metrics.get(o.metric, np.nan)) for r in predicted for o in fitted_objectives):
+        return []  # no fit (the smoother fell back to raw scores): nothing can be placed
     front, _ = front_and_hv(fitted_rows, fitted_objectives, ranges)
     new = [r for r in front if r.eval_index < 0]
     if not new:

@@ -25,10 +25,10 @@ from oneshot.atomic import atomic_write_json
 from oneshot.errors import CheckpointError, ConfigError
 from oneshot.provenance import file_sha256, versions
 from oneshot.evaluation.base import EvaluationResult, EvaluatorSpec, stream_results
-from oneshot.spaces.core import Architecture
+from oneshot.spaces.core import Architecture, SearchSpace
 from oneshot.strategies import WORST, Problem, Trial, create_strategy
 
-from .completion import COMPLETION_GENERATION, DEFAULT_COMPLETION, propose_completion
+from .completion import COMPLETION_GENERATION, DEFAULT_COMPLETION, candidate_matrix, propose_completion
 from .front import front_and_hv
 from .history import History, Row
 from oneshot.costs.budgets import Constraint, best_achievable, check_budgets
@@ -102,6 +102,9 @@ class SearchConfig:
             raise ConfigError("--landmarks corrects the smoothed fit of the scores; drop --smoothing none")
         if self.complete_rounds < 1:
             raise ConfigError(f"--complete-rounds must be >= 1, got {self.complete_rounds}")
+        if self.complete_rounds > 1 and not self.complete and (self.complete is not None or not self.landmarks):
+            raise ConfigError(f"--complete-rounds {self.complete_rounds} needs a completion: pass --complete N "
+                              f"(or --landmarks, whose default is {DEFAULT_COMPLETION})")
         if self.complete is not None and self.complete < 0:
             raise ConfigError(f"--complete must be >= 0 evaluations, got {self.complete}")
         if self.complete and self.smoothing == "none":
@@ -123,18 +126,30 @@ POOL_OPTIONS = {"cpus_per_worker": "--worker-cpus", "gpus_per_worker": "--worker
 
 
 def search_status(out: str | os.PathLike) -> dict[str, Any]:
-    """How far the search in ``out`` got: ``evaluations`` (complete rows of history.csv) and
-    ``summary`` (search.json as last written; ``stopped_because`` is set once a run has finished)."""
+    """How far the search in ``out`` got: ``evaluations`` (complete rows of history.csv),
+    ``strategy_evaluations`` (those the strategy spent of ``--budget``; front completion's come on
+    top) and ``summary`` (search.json as last written; ``stopped_because`` is set once a run has
+    finished)."""
+    import csv
+    import io
+
     out = Path(out)
-    evaluations = 0
+    evaluations = strategy = 0
     if (out / "history.csv").exists():
-        with open(out / "history.csv", "rb") as fh:
-            evaluations = max(0, fh.read().count(b"\n") - 1)
+        data = (out / "history.csv").read_bytes()
+        complete = data[:data.rfind(b"\n") + 1].decode("utf-8", errors="replace")  # a torn last row is not done
+        reader = csv.reader(io.StringIO(complete))
+        header = next(reader, [])
+        column = header.index("generation") if "generation" in header else None
+        for row in reader:
+            evaluations += 1
+            strategy += column is None or column >= len(row) or row[column] != str(COMPLETION_GENERATION)
     try:
         summary = read_json(out / "search.json", "search provenance") if (out / "search.json").exists() else {}
     except CheckpointError:
         summary = {}
-    return {"evaluations": evaluations, "summary": summary if isinstance(summary, dict) else {}}
+    return {"evaluations": evaluations, "strategy_evaluations": strategy,
+            "summary": summary if isinstance(summary, dict) else {}}
 
 
 def _strategy_evaluations(rows: Sequence[Row]) -> int:
@@ -147,7 +162,8 @@ def search_finished(out: str | os.PathLike, budget: int) -> bool:
     summary = search_status(out)["summary"]
     if "stopped_because" not in summary:
         return False
-    return int(summary.get("evaluations", 0)) >= budget or summary["stopped_because"] != "budget"
+    spent = summary.get("strategy_evaluations", summary.get("evaluations", 0))  # runs before completion
+    return int(spent) >= budget or summary["stopped_because"] != "budget"
 
 
 def _comparable(key: str, value: Any) -> Any:
@@ -182,6 +198,8 @@ class SearchRun:
         self.out = Path(config.out)
         self.evaluator = None
         self.summary: dict[str, Any] = {}
+        #: what front completion did this run (search.json ``completion``)
+        self._completion: dict[str, int] = {"size": 0, "rounds": 0, "proposed": 0, "evaluated": 0}
 
     # ------------------------------------------------------------ set-up
     def _make_evaluator(self):
@@ -429,21 +447,25 @@ class SearchRun:
                                                     "strategy": strategy.state_dict()}, compact=True)
         return new
 
-    def _complete(self, evaluator, space, table, history: History, known: dict[str, Row], metric_names,
-                  ranges, smoothed: Sequence[str]) -> None:
+    def _complete(self, evaluator, space: SearchSpace, table, history: History, known: dict[str, Row],
+                  metric_names: Sequence[str], ranges, smoothed: Sequence[str]) -> None:
         """Evaluate the networks the fitted model puts on the front that the strategy never evaluated
         (``oneshot.search.completion``), in up to ``complete_rounds`` rounds: each round is proposed
         from the strategy's rows and the earlier rounds' proposals alone, so that a resumed run
-        proposes the same ones; recorded with generation COMPLETION_GENERATION."""
+        proposes the same ones; recorded with generation COMPLETION_GENERATION. Over the run's life
+        at most ``n`` completion evaluations exist: a resume that proposes anew (more strategy rows,
+        other landmarks) evaluates only what the cap leaves."""
         from tqdm import tqdm
 
         from .outputs import smoothed_view
 
         n = self._completion_size()
-        self._completion = {"size": n, "rounds": 0, "proposed": 0, "evaluated": 0}
-        if not n or not smoothed:
+        done = sum(1 for r in history.rows if r.generation == COMPLETION_GENERATION)
+        self._completion = {"size": n, "rounds": 0, "proposed": 0, "evaluated": done}
+        if not n or not smoothed or done >= n:
             return
         marks = self._landmarks(space)
+        candidates = candidate_matrix(space, self.config.seed)
 
         def priced(matrix):
             costs = table.price(matrix)
@@ -455,23 +477,24 @@ class SearchRun:
             return fitted, objectives, fitted_ranges
 
         used = [r for r in history.rows if r.generation != COMPLETION_GENERATION]
-        with tqdm(total=n, desc="completion", unit="eval", disable=not self.config.progress,
+        with tqdm(total=n, initial=done, desc="completion", unit="eval", disable=not self.config.progress,
                   dynamic_ncols=True, file=sys.stderr) as bar:
             for _ in range(self.config.complete_rounds):
-                left = n - self._completion["proposed"]
-                proposals = propose_completion(space, used, self.config.objectives, priced, view, left,
-                                               seed=self.config.seed)
+                proposals = propose_completion(space, used, candidates, priced, view,
+                                               n - self._completion["proposed"])
                 if not proposals:
                     break
                 self._completion["rounds"] += 1
                 self._completion["proposed"] += len(proposals)
-                bar.update(sum(1 for a in proposals if space.key(a) in known))  # evaluated before a resume
-                self._evaluate_completion(evaluator, space, table, history, known,
-                                          [a for a in proposals if space.key(a) not in known], bar)
-                used += [known[space.key(a)] for a in proposals]
+                todo = [a for a in proposals if space.key(a) not in known][:max(0, n - done)]
+                self._evaluate_completion(evaluator, space, table, history, known, todo, bar)
+                done += len(todo)
+                used += [known[space.key(a)] for a in proposals if space.key(a) in known]
+                if done >= n:
+                    break
         self._completion["evaluated"] = sum(1 for r in history.rows if r.generation == COMPLETION_GENERATION)
 
-    def _evaluate_completion(self, evaluator, space, table, history: History, known: dict[str, Row],
+    def _evaluate_completion(self, evaluator, space: SearchSpace, table, history: History, known: dict[str, Row],
                              todo: list[Architecture], bar) -> None:
         """Evaluate one completion round and append its rows (generation COMPLETION_GENERATION)."""
         if not todo:
@@ -520,7 +543,7 @@ class SearchRun:
         meta.update({"finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                      "stopped_because": finished_by, "generations": generation,
                      "strategy_parameters": strategy.params(), **summary,
-                     "completion": getattr(self, "_completion", {"size": 0, "rounds": 0, "proposed": 0, "evaluated": 0})})
+                     "strategy_evaluations": _strategy_evaluations(history.rows), "completion": self._completion})
         atomic_write_json(self.out / "search.json", meta)
         self.summary = meta
         return meta
@@ -611,7 +634,7 @@ class SearchRun:
                     disable=not self.config.progress, dynamic_ncols=True, file=sys.stderr)
 
     def _show(self, bar, rows: list[Row], ranges) -> None:
-        if bar.disable or (len(rows) % 5 and len(rows) != self.config.budget):
+        if bar.disable or (bar.n % 5 and bar.n != self.config.budget):
             return
         front, hv = front_and_hv(rows, self.config.objectives, ranges)
         bar.set_postfix(front=len(front), hv=f"{hv:.4f}", refresh=False)

@@ -96,6 +96,11 @@ def test_propose_train_and_rerank_a_search(searched, capsys):
     trend = summary["smoothing"]["loss"]["depth_trend"]
     assert trend["landmarks"] == 6 and trend["beta_low"] <= trend["beta"] <= trend["beta_high"]
     assert "loss_smoothed" in _rows(run / "pareto.csv")[0]
+    # proposing from the completed search gives the same pairs: the completion rows are not used
+    again = run.parent / "lm-again"
+    assert main(["landmarks", "propose", "--search", str(run), "--out", str(again), "--pairs", "3",
+                 "--tolerance", "0.1"]) == 0
+    assert [r["key"] for r in _rows(again / "landmarks.csv")] == [r["key"] for r in trained]
 
 
 def test_bad_landmark_input_gets_one_line_errors(searched, tmp_path, capsys):

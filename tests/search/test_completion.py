@@ -128,3 +128,50 @@ def test_candidates_enumerate_a_small_space_and_sample_a_large_one():
     pool = candidate_matrix(large, seed=3)
     assert 0.99 * POOL_SIZE <= len(pool) <= POOL_SIZE and np.array_equal(pool, candidate_matrix(large, seed=3))
     assert not np.array_equal(pool, candidate_matrix(large, seed=4))
+
+
+def test_completion_is_capped_over_the_runs_life_and_finished_counts_the_strategy(tmp_path):
+    from oneshot.search.run import search_finished, search_status
+
+    out = tmp_path / "run"
+    _search(out, complete=8)
+    first = sum(int(r["generation"]) == COMPLETION_GENERATION for r in _history(out))
+    assert search_finished(out, 40) and not search_finished(out, 40 + first)
+    assert search_status(out) == {**search_status(out), "evaluations": 40 + first, "strategy_evaluations": 40}
+    # a larger --budget proposes anew from 60 strategy rows; the cap of 8 holds for the whole run
+    summary = _search(out, complete=8, resume=True, budget=60)
+    rows = _history(out)
+    assert sum(int(r["generation"]) >= 0 for r in rows) == 60 == summary["strategy_evaluations"]
+    assert sum(int(r["generation"]) == COMPLETION_GENERATION for r in rows) == summary["completion"]["evaluated"] <= 8
+
+
+def test_too_few_scores_for_a_fit_propose_nothing(tmp_path):
+    summary = _search(tmp_path / "few", complete=8, budget=6)
+    assert summary["smoothing"]["loss"] == "too few evaluations: raw scores"
+    assert len(_history(tmp_path / "few")) == 6 and summary["completion"]["evaluated"] == 0
+
+
+def test_rounds_without_a_completion_are_refused():
+    import pytest
+
+    from oneshot.errors import ConfigError
+
+    spec = EvaluatorSpec("synthetic", {"space": "nas-bench-macro"})
+    with pytest.raises(ConfigError, match="--complete-rounds 3 needs a completion: pass --complete N"):
+        SearchConfig(spec, "unused", complete_rounds=3)
+
+
+def test_a_sweep_completes_only_its_finished_search(tmp_path):
+    from oneshot.cli.sweep import sweep_config
+    from oneshot.sweep import run_trial
+
+    trial = sweep_config(str(tmp_path / "s"), ["--evaluator", "synthetic", "-e", "space=nas-bench-macro", "--strategy", "nsga2", "-p",
+                                               "pop_size=10", "--objective", "loss:min", "--objective", "macs:min",
+                                               "--smoothing", "additive", "--complete", "8", "--budget", "40"],
+                         seeds=[0]).trials[0]
+    seen = []
+    summary = run_trial(trial, report_every=10, report=lambda m: seen.append(m["evaluations"]))
+    rows = _history(tmp_path / "s" / "trials" / trial.slug)
+    completed = [r for r in rows if int(r["generation"]) == COMPLETION_GENERATION]
+    assert seen[:3] == [10, 20, 30] and len(seen) == 4 and 0 < len(completed) <= 8
+    assert rows[-len(completed):] == completed and summary["strategy_evaluations"] == 40
