@@ -152,11 +152,6 @@ def search_status(out: str | os.PathLike) -> dict[str, Any]:
             "summary": summary if isinstance(summary, dict) else {}}
 
 
-def _strategy_evaluations(rows: Sequence[Row]) -> int:
-    """Evaluations the strategy spent of ``--budget``; front completion's come on top of it."""
-    return sum(1 for r in rows if r.generation != COMPLETION_GENERATION)
-
-
 def search_finished(out: str | os.PathLike, budget: int) -> bool:
     """The search in ``out`` ran to ``budget`` evaluations, or stopped for good before (strategy finished)."""
     summary = search_status(out)["summary"]
@@ -200,6 +195,7 @@ class SearchRun:
         self.summary: dict[str, Any] = {}
         #: what front completion did this run (search.json ``completion``)
         self._completion: dict[str, int] = {"size": 0, "rounds": 0, "proposed": 0, "evaluated": 0}
+        self._completed = 0  # completion rows in the history (generation COMPLETION_GENERATION)
 
     # ------------------------------------------------------------ set-up
     def _make_evaluator(self):
@@ -321,13 +317,16 @@ class SearchRun:
         generation = self._restore(strategy, state)
         history = History(self.out / "history.csv", space, metric_names)
         known: dict[str, Row] = {r.key: r for r in history.load()}
+        # counted once: completion appends only after the strategy's loop, so during it every new row
+        # is the strategy's (``_spent`` stays O(1) on the per-generation path)
+        self._completed = sum(1 for r in history.rows if r.generation == COMPLETION_GENERATION)
         self._rows = history.rows
         ranges = self._ranges(bounds)
-        bar = self._progress(_strategy_evaluations(history.rows))
+        bar = self._progress(self._spent(history))
         idle = 0
         finished_by = "budget"
         try:
-            while _strategy_evaluations(history.rows) < c.budget:
+            while self._spent(history) < c.budget:
                 outcome = self._generation(strategy, problem, table, evaluator, history, known, generation, bar, ranges)
                 if outcome == "strategy finished":
                     finished_by = outcome
@@ -416,7 +415,7 @@ class SearchRun:
         keys = [space.key(a) for a in batch]
         if problem.observer is not None and np.any(G > 0):
             problem.observer(matrix, ~np.any(G > 0, axis=1))
-        todo, truncated = self._select(batch, keys, G, known, _strategy_evaluations(history.rows))
+        todo, truncated = self._select(batch, keys, G, known, self._spent(history))
         position = {tuple(batch[i]): i for i in todo}
         by_key = {keys[i]: i for i in todo}
         new = 0
@@ -443,7 +442,7 @@ class SearchRun:
                 trials.append(self._trial(known[keys[i]], G[i]))
         strategy.tell(trials)
         atomic_write_json(self.out / "state.json", {"format": FORMAT, "generation": generation + 1,
-                                                    "evaluations": _strategy_evaluations(history.rows),
+                                                    "evaluations": self._spent(history),
                                                     "strategy": strategy.state_dict()}, compact=True)
         return new
 
@@ -460,9 +459,8 @@ class SearchRun:
         from .outputs import smoothed_view
 
         n = self._completion_size()
-        done = sum(1 for r in history.rows if r.generation == COMPLETION_GENERATION)
-        self._completion = {"size": n, "rounds": 0, "proposed": 0, "evaluated": done}
-        if not n or not smoothed or done >= n:
+        self._completion = {"size": n, "rounds": 0, "proposed": 0, "evaluated": self._completed}
+        if not n or not smoothed or self._completed >= n:
             return
         marks = self._landmarks(space)
         candidates = candidate_matrix(space, self.config.seed)
@@ -477,7 +475,7 @@ class SearchRun:
             return fitted, objectives, fitted_ranges
 
         used = [r for r in history.rows if r.generation != COMPLETION_GENERATION]
-        with tqdm(total=n, initial=done, desc="completion", unit="eval", disable=not self.config.progress,
+        with tqdm(total=n, initial=self._completed, desc="completion", unit="eval", disable=not self.config.progress,
                   dynamic_ncols=True, file=sys.stderr) as bar:
             for _ in range(self.config.complete_rounds):
                 proposals = propose_completion(space, used, candidates, priced, view,
@@ -486,13 +484,12 @@ class SearchRun:
                     break
                 self._completion["rounds"] += 1
                 self._completion["proposed"] += len(proposals)
-                todo = [a for a in proposals if space.key(a) not in known][:max(0, n - done)]
+                todo = [a for a in proposals if space.key(a) not in known][:max(0, n - self._completed)]
                 self._evaluate_completion(evaluator, space, table, history, known, todo, bar)
-                done += len(todo)
                 used += [known[space.key(a)] for a in proposals if space.key(a) in known]
-                if done >= n:
+                if self._completed >= n:
                     break
-        self._completion["evaluated"] = sum(1 for r in history.rows if r.generation == COMPLETION_GENERATION)
+        self._completion["evaluated"] = self._completed
 
     def _evaluate_completion(self, evaluator, space: SearchSpace, table, history: History, known: dict[str, Row],
                              todo: list[Architecture], bar) -> None:
@@ -506,7 +503,12 @@ class SearchRun:
             row = self._row(result, space.key(todo[i]), todo[i], COMPLETION_GENERATION, costs, i, len(history.rows))
             history.append(row)
             known[row.key] = row
+            self._completed += 1
             bar.update(1)
+
+    def _spent(self, history: History) -> int:
+        """Evaluations the strategy spent of ``--budget``; front completion's come on top of it."""
+        return len(history.rows) - self._completed
 
     def _completion_size(self) -> int:
         c = self.config
@@ -543,7 +545,7 @@ class SearchRun:
         meta.update({"finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                      "stopped_because": finished_by, "generations": generation,
                      "strategy_parameters": strategy.params(), **summary,
-                     "strategy_evaluations": _strategy_evaluations(history.rows), "completion": self._completion})
+                     "strategy_evaluations": self._spent(history), "completion": self._completion})
         atomic_write_json(self.out / "search.json", meta)
         self.summary = meta
         return meta
