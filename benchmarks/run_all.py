@@ -239,7 +239,7 @@ def _headlines(name: str, data: dict[str, Any]) -> list[str]:
                         f"reweighted tau {r['reweighted']:.3f} at strength {r['chosen_strength']:g}; at 1: "
                         f"{r['fixed_strength']['1.0']['tau']:.3f} (smoothed {r['smoothed']:.3f}, MACs {r['macs']:.3f}) | "
                         f"n={r['networks']} non-landmark networks; landmarks alone {r['landmarks_alone']:.3f} |")
-    elif name in ("ranking_nbm_depth_trend", "ranking_nbm_depth_trend_completion"):
+    elif name in ("ranking_nbm_depth_trend", "ranking_nbm_depth_trend_completion", "ranking_nbm_depth_trend_rounds3"):
         for r in data.get("rows", []):
             search = r.get("search")
             regret = ("; regret 30M/45M/60M " + " / ".join(f"{search['corrected'][b]['regret']:.2f}" for b in ("30M", "45M", "60M"))
@@ -252,6 +252,14 @@ def _headlines(name: str, data: dict[str, Any]) -> list[str]:
                         f"(pairs proposed by the supernet), {r['supernet']} | tau {r['corrected']['kendall_tau']:.3f} "
                         f"(smoothed {r['smoothed']['kendall_tau']:.3f}, MACs {r['macs']['kendall_tau']:.3f}) | beta "
                         f"{r['beta']:.2f} [{r['beta_low']:.2f}, {r['beta_high']:.2f}], n={r['networks']}{regret} |")
+    elif name == "ranking_nbm_pick":
+        for form in ("additive", "additive + adjacent pairs"):
+            picks = [r["regret"] for r in data.get("form_ceiling", []) if r["form"] == form]
+            if picks:
+                mean = " / ".join(f"{sum(p[b] for p in picks) / len(picks):.2f}" for b in ("30M", "45M", "60M"))
+                rows.append(f"| NAS-Bench-Macro: pick regret of a fit to the truth itself ({form}, {len(picks)} samples "
+                            f"of {data['config']['sample']}) | mean {mean} at 30M/45M/60M | the ceiling of a fitted "
+                            f"ranking's pick; bar 0.5 |")
     elif name == "ranking":
         for r in data.get("rows", []):
             rows.append(f"| ranking: {r['proxy']} (n={r['n']}) | Kendall tau {r['kendall_tau']:.2f} | "

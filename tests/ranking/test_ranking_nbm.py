@@ -266,3 +266,56 @@ def test_standalone_pairs_report_whose_side_training_alone_takes(truth, tmp_path
     summary = json.loads(out.read_text())["summary"]
     assert summary["pairs_done"] == 2 and summary["sides_with_truth"] == 1 and summary["sides_with_supernets"] == 1
     assert summary["mean_standalone_gap"] == pytest.approx(0.0)
+
+
+def test_pick_diagnostics_read_the_landmarks_and_the_reranked_search(truth, tmp_path, capsys):
+    """The regret diagnostics (ranking_nbm_pick.py) on a planted depth bias: they train and score
+    nothing, the truth's additive fit ranks far above the biased scores, both trend fits see the
+    bias, and every decision rule picks among the search's evaluated networks."""
+    import json
+
+    import numpy as np
+
+    import ranking_nbm_bias
+    import ranking_nbm_depth_trend
+    import ranking_nbm_pick
+    from oneshot.search.smoothing import fit_additive, layer_contributions
+
+    space, uni = ranking_nbm.universe()
+    keys = ranking_nbm.sample_keys(list(truth), 500, 0)
+    allk = sorted(uni)
+    truth_fit = fit_additive(space, [uni[k][0] for k in allk], [uni[k][1] for k in allk])
+    biased = layer_contributions(truth_fit, [uni[k][0] for k in keys]) @ np.exp(2.0 * np.linspace(0, 1, 8))
+    ranking_nbm.score_cache(tmp_path, "biased", 0, 256).write_text(json.dumps(
+        {"scores": {k: {"loss": float(-b), "accuracy": 0.0} for k, b in zip(keys, biased)}}))
+    out = tmp_path / "pick.json"
+    args = ["--work", str(tmp_path), "--recipe", "biased", "--pairs", "6", "--no-score-test", "--sample", "300",
+            "--sample-seeds", "2", "--results", str(out)]
+    with pytest.raises(SystemExit, match="was not trained"):
+        ranking_nbm_pick.main(args)
+    pairs = ranking_nbm_depth_trend.design(space, uni, ranking_nbm_bias.cached_scores(tmp_path, "biased", 256),
+                                           6, 60e6, 0, 20000)
+    for key in (k for p in pairs for k in p):
+        _fake_standalone(tmp_path / "standalone-e12-s0", key, float(truth_fit.predict([uni[key][0]])[0]))
+    search = tmp_path / f"search-biased-loss-{ranking_nbm._setting(0, 256, False)}-s0-depth-trend"
+    search.mkdir()
+    (search / "DONE").write_text("")
+    evaluated = keys[:300]
+    (search / "history.csv").write_text("key,loss,error\n" + "".join(f"{k},{float(-b)!r},\n" for k, b in zip(evaluated, biased)))
+    assert ranking_nbm_pick.main(args) == 0
+    data = json.loads(out.read_text())
+    forms = {r["form"]: r for r in data["form_ceiling"] if r["sample_seed"] == 0}
+    assert set(forms) == {"additive", "additive + adjacent pairs", "additive + all pairs"}
+    assert forms["additive"]["kendall_tau"] > 0.75 and forms["additive + all pairs"]["features"] > 100
+    measured, true = data["landmark_measurement"]
+    assert measured["targets"].startswith("stand-alone") and true["targets"].startswith("true")
+    assert measured["beta"] < -1.0 and true["beta"] < -0.5  # both see the planted trend
+    rules = {r["rule"]: r for r in data["decision_rules"]}
+    assert len(rules) == 5 and all(r["evaluated"] == 300 for r in rules.values())
+    evaluated_truth = [uni[k][1] for k in evaluated]
+    for rule in rules.values():
+        for b, budget in zip(("30M", "45M", "60M"), ranking_nbm.BUDGETS):
+            best_evaluated = max(t for k, t in zip(evaluated, evaluated_truth) if uni[k][2] <= budget)
+            true_best = max(v[1] for v in uni.values() if v[2] <= budget)
+            assert rule["regret"][b] >= true_best - best_evaluated - 1e-9  # a pick among the evaluated ones
+    assert "decision rules" in capsys.readouterr().out
