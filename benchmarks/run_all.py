@@ -240,7 +240,8 @@ def _headlines(name: str, data: dict[str, Any]) -> list[str]:
                         f"reweighted tau {r['reweighted']:.3f} at strength {r['chosen_strength']:g}; at 1: "
                         f"{r['fixed_strength']['1.0']['tau']:.3f} (smoothed {r['smoothed']:.3f}, MACs {r['macs']:.3f}) | "
                         f"n={r['networks']} non-landmark networks; landmarks alone {r['landmarks_alone']:.3f} |")
-    elif name in ("ranking_nbm_depth_trend", "ranking_nbm_depth_trend_completion", "ranking_nbm_depth_trend_rounds3"):
+    elif name in ("ranking_nbm_depth_trend", "ranking_nbm_depth_trend_completion", "ranking_nbm_depth_trend_rounds3",
+                  "ranking_nbm_depth_trend_rerun_no_completion", "ranking_nbm_depth_trend_e20"):
         for r in data.get("rows", []):
             search = r.get("search")
             regret = ("; regret 30M/45M/60M " + " / ".join(f"{search['corrected'][b]['regret']:.2f}" for b in ("30M", "45M", "60M"))
