@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -31,9 +32,9 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from ranking_nbm import BUDGETS, _setting, universe  # noqa: E402
+from ranking_nbm import BUDGETS, universe  # noqa: E402
 from ranking_nbm_bias import cached_scores, fit_pick_regret  # noqa: E402
-from ranking_nbm_depth_trend import design  # noqa: E402
+from ranking_nbm_depth_trend import _search_run, design  # noqa: E402
 from ranking_nbm_landmarks import landmark_arrays, loss_fit  # noqa: E402
 from ranking_nbm_standalone import _repo_relative, held_out_accuracy  # noqa: E402
 from run_all import machine_info  # noqa: E402
@@ -96,8 +97,10 @@ def landmark_measurement(space, uni, measured: dict[str, float], recipes: list[s
 
 
 def _search_history(work: Path, name: str, calib_images: int, test: bool) -> Path | None:
-    runs = sorted(work.glob(f"search-{name}-loss-{_setting(0, calib_images, test)}-s[0-9]*-depth-trend"))
-    return runs[0] / "history.csv" if runs and (runs[0] / "DONE").is_file() else None
+    """history.csv of the search ranking_nbm_depth_trend.py re-ranked and completed (its default copy)."""
+    run = _search_run(work, name, calib_images, test)
+    copy = run.with_name(run.name + "-depth-trend") if run is not None else None
+    return copy / "history.csv" if copy is not None and (copy / "DONE").is_file() else None
 
 
 def decision_rules(space, uni, measured: dict[str, float], recipes: list[str], args) -> list[dict[str, Any]]:
@@ -190,8 +193,6 @@ def main(argv: list[str] | None = None) -> int:
         if not result.is_file():
             raise SystemExit(f"landmark {key} was not trained ({result} missing); run "
                              f"benchmarks/ranking_nbm_depth_trend.py --recipe {recipes[0]} first")
-        import json
-
         measured[key] = held_out_accuracy(json.loads(result.read_text()))
 
     ceiling = form_ceiling(space, uni, args.sample, args.sample_seeds)

@@ -197,6 +197,26 @@ def test_landmarks_reweight_a_supernet_with_a_planted_late_layer_bias(truth, tmp
         ranking_nbm_landmarks.main(["--work", str(tmp_path), "--recipe", "absent", "--results", str(out)])
 
 
+def _planted_depth_bias(truth, work):
+    """A cached "biased" recipe in ``work``: the truth's additive fit with its layers weighted by
+    exp(2 t) (the late ones too large), as minus the loss of 500 sampled networks. Returns
+    (space, universe, sampled keys, the truth's additive fit, the biased scores)."""
+    import json
+
+    import numpy as np
+
+    from oneshot.search.smoothing import fit_additive, layer_contributions
+
+    space, uni = ranking_nbm.universe()
+    keys = ranking_nbm.sample_keys(list(truth), 500, 0)
+    allk = sorted(uni)
+    truth_fit = fit_additive(space, [uni[k][0] for k in allk], [uni[k][1] for k in allk])
+    biased = layer_contributions(truth_fit, [uni[k][0] for k in keys]) @ np.exp(2.0 * np.linspace(0, 1, 8))
+    ranking_nbm.score_cache(work, "biased", 0, 256).write_text(json.dumps(
+        {"scores": {k: {"loss": float(-b), "accuracy": 0.0} for k, b in zip(keys, biased)}}))
+    return space, uni, keys, truth_fit, biased
+
+
 def test_depth_trend_undoes_a_planted_depth_bias(truth, tmp_path, capsys):
     """Scores whose layers grow in weight with depth (exp(2 t)); landmark pairs proposed from those
     scores, reporting the true accuracy (already on disk: nothing is trained), recover a negative
@@ -207,15 +227,8 @@ def test_depth_trend_undoes_a_planted_depth_bias(truth, tmp_path, capsys):
 
     import ranking_nbm_bias
     import ranking_nbm_depth_trend
-    from oneshot.search.smoothing import fit_additive, layer_contributions
 
-    space, uni = ranking_nbm.universe()
-    keys = ranking_nbm.sample_keys(list(truth), 500, 0)
-    allk = sorted(uni)
-    truth_fit = fit_additive(space, [uni[k][0] for k in allk], [uni[k][1] for k in allk])
-    biased = layer_contributions(truth_fit, [uni[k][0] for k in keys]) @ np.exp(2.0 * np.linspace(0, 1, 8))
-    ranking_nbm.score_cache(tmp_path, "biased", 0, 256).write_text(json.dumps(
-        {"scores": {k: {"loss": float(-b), "accuracy": 0.0} for k, b in zip(keys, biased)}}))
+    space, uni, keys, truth_fit, biased = _planted_depth_bias(truth, tmp_path)
     (tmp_path / "supernet-biased").mkdir()
     (tmp_path / "supernet-biased" / "supernet.pt").write_bytes(b"")
     pairs = ranking_nbm_depth_trend.design(space, uni, ranking_nbm_bias.cached_scores(tmp_path, "biased", 256),
@@ -279,15 +292,8 @@ def test_pick_diagnostics_read_the_landmarks_and_the_reranked_search(truth, tmp_
     import ranking_nbm_bias
     import ranking_nbm_depth_trend
     import ranking_nbm_pick
-    from oneshot.search.smoothing import fit_additive, layer_contributions
 
-    space, uni = ranking_nbm.universe()
-    keys = ranking_nbm.sample_keys(list(truth), 500, 0)
-    allk = sorted(uni)
-    truth_fit = fit_additive(space, [uni[k][0] for k in allk], [uni[k][1] for k in allk])
-    biased = layer_contributions(truth_fit, [uni[k][0] for k in keys]) @ np.exp(2.0 * np.linspace(0, 1, 8))
-    ranking_nbm.score_cache(tmp_path, "biased", 0, 256).write_text(json.dumps(
-        {"scores": {k: {"loss": float(-b), "accuracy": 0.0} for k, b in zip(keys, biased)}}))
+    space, uni, keys, truth_fit, biased = _planted_depth_bias(truth, tmp_path)
     out = tmp_path / "pick.json"
     args = ["--work", str(tmp_path), "--recipe", "biased", "--pairs", "6", "--no-score-test", "--sample", "300",
             "--sample-seeds", "2", "--results", str(out)]
@@ -297,9 +303,11 @@ def test_pick_diagnostics_read_the_landmarks_and_the_reranked_search(truth, tmp_
                                            6, 60e6, 0, 20000)
     for key in (k for p in pairs for k in p):
         _fake_standalone(tmp_path / "standalone-e12-s0", key, float(truth_fit.predict([uni[key][0]])[0]))
-    search = tmp_path / f"search-biased-loss-{ranking_nbm._setting(0, 256, False)}-s0-depth-trend"
-    search.mkdir()
-    (search / "DONE").write_text("")
+    original = tmp_path / f"search-biased-loss-{ranking_nbm._setting(0, 256, False)}-s0"
+    search = original.with_name(original.name + "-depth-trend")  # the copy the depth-trend run re-ranked
+    for folder in (original, search):
+        folder.mkdir()
+        (folder / "DONE").write_text("")
     evaluated = keys[:300]
     (search / "history.csv").write_text("key,loss,error\n" + "".join(f"{k},{float(-b)!r},\n" for k, b in zip(evaluated, biased)))
     assert ranking_nbm_pick.main(args) == 0
