@@ -29,6 +29,15 @@ REPORT = HERE / "RESULTS.md"
 README = HERE.parent / "README.md"
 README_START, README_END = "<!-- results:start -->", "<!-- results:end -->"
 SKIP = {"run_all"}
+# The depth-trend result files, each with what tells its rows apart in the README (the supernets of
+# the first files were trained on an earlier machine; the later ones are retrained under the same names).
+DEPTH_TREND_RUNS = {
+    "ranking_nbm_depth_trend": "first supernets, no front completion",
+    "ranking_nbm_depth_trend_completion": "retrained supernets, front completion",
+    "ranking_nbm_depth_trend_rerun_no_completion": "retrained supernets, no front completion",
+    "ranking_nbm_depth_trend_rounds3": "retrained supernets, 3 completion rounds",
+    "ranking_nbm_depth_trend_e20": "fair 10 vs 20 epochs, front completion",
+}
 
 
 def machine_info() -> dict[str, Any]:
@@ -240,8 +249,7 @@ def _headlines(name: str, data: dict[str, Any]) -> list[str]:
                         f"reweighted tau {r['reweighted']:.3f} at strength {r['chosen_strength']:g}; at 1: "
                         f"{r['fixed_strength']['1.0']['tau']:.3f} (smoothed {r['smoothed']:.3f}, MACs {r['macs']:.3f}) | "
                         f"n={r['networks']} non-landmark networks; landmarks alone {r['landmarks_alone']:.3f} |")
-    elif name in ("ranking_nbm_depth_trend", "ranking_nbm_depth_trend_completion", "ranking_nbm_depth_trend_rounds3",
-                  "ranking_nbm_depth_trend_rerun_no_completion", "ranking_nbm_depth_trend_e20"):
+    elif name in DEPTH_TREND_RUNS:
         for r in data.get("rows", []):
             search = r.get("search")
             regret = ("; regret 30M/45M/60M " + " / ".join(f"{search['corrected'][b]['regret']:.2f}" for b in ("30M", "45M", "60M"))
@@ -251,7 +259,7 @@ def _headlines(name: str, data: dict[str, Any]) -> list[str]:
             if completed.get("size"):
                 regret += f", front completed with {completed['evaluated']} evaluations"
             rows.append(f"| NAS-Bench-Macro ranking corrected by the depth trend of {r['landmarks']} stand-alone landmarks "
-                        f"(pairs proposed by the supernet), {r['supernet']} | tau {r['corrected']['kendall_tau']:.3f} "
+                        f"(pairs proposed by the supernet), {r['supernet']}, {DEPTH_TREND_RUNS[name]} | tau {r['corrected']['kendall_tau']:.3f} "
                         f"(smoothed {r['smoothed']['kendall_tau']:.3f}, MACs {r['macs']['kendall_tau']:.3f}) | beta "
                         f"{r['beta']:.2f} [{r['beta_low']:.2f}, {r['beta_high']:.2f}], n={r['networks']}{regret} |")
     elif name == "ranking_nbm_pick":
