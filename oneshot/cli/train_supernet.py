@@ -22,7 +22,8 @@ _OPTIONS = [
      "NAS-Bench-Macro networks better than uniform at equal compute; M paths per step cost M times a uniform "
      "step, so give it 1/M of uniform's epochs)"),
     ("--fair-paths", "fair_paths", int, "fair: paths per step (default: the largest choice count, FairNAS's M)"),
-    ("--epochs", "epochs", int, "training epochs (default 3)"),
+    ("--epochs", "epochs", int, "training epochs (default: 3 for digits; 20 otherwise, the recipe that ranked "
+     "NAS-Bench-Macro best, see docs/ranking.md)"),
     ("--batch-size", "batch_size", int, "global batch size, split across DDP ranks (default: 16 for digits, 128 otherwise)"),
     ("--lr", "lr", float, "peak learning rate of SGD (default 0.05)"),
     ("--momentum", "momentum", float, "SGD momentum (default 0.9)"),

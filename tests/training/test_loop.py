@@ -177,6 +177,15 @@ def test_cli_errors_are_one_line(tmp_path, argv, match, capsys):
     assert match in err and err.count("\n") == 1
 
 
+def test_epochs_default_per_dataset_and_warmup_is_checked_against_the_resolved_epochs():
+    # digits: the 3-epoch demo; other data: the shipped ranking recipe's 20 (docs/ranking.md)
+    assert TrainConfig().validate().resolve_data_defaults("digits").epochs == 3
+    assert TrainConfig().resolve_data_defaults("npz").epochs == 20
+    assert TrainConfig(epochs=5).resolve_data_defaults("npz").epochs == 5
+    with pytest.raises(ConfigError, match="--warmup-epochs must be in \\[0, epochs=3\\)"):
+        TrainConfig(warmup_epochs=4).validate().resolve_data_defaults("digits")
+
+
 def test_class_count_comes_from_the_data_and_a_contradicting_option_is_refused(tmp_path, capsys):
     from tests.conftest import make_npz
 
