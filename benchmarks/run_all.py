@@ -36,7 +36,7 @@ DEPTH_TREND_RUNS = {
     "ranking_nbm_depth_trend_completion": "retrained supernets, front completion",
     "ranking_nbm_depth_trend_rerun_no_completion": "retrained supernets, no front completion",
     "ranking_nbm_depth_trend_rounds3": "retrained supernets, 3 completion rounds",
-    "ranking_nbm_depth_trend_e20": "fair 10 vs 20 epochs, front completion",
+    "ranking_nbm_depth_trend_e20": "10 vs 20 epochs (retrained), front completion",
 }
 
 
