@@ -148,6 +148,7 @@ def _run_search_trial(config: SearchConfig, report_every: int | None, report: Re
 
 def _run_train_trial(config: TrainConfig, out: Path, report_every: int | None,
                      report: Report | None) -> dict[str, Any]:
+    from oneshot.checkpoint import load_checkpoint
     from oneshot.training.loop import CHECKPOINT_NAME, train_supernet, training_progress
 
     done_before = -1
@@ -161,7 +162,9 @@ def _run_train_trial(config: TrainConfig, out: Path, report_every: int | None,
         record = result.history[-1]
         if report is not None:
             report({k: record[k] for k in TRAIN_COLUMNS if isinstance(record.get(k), (int, float))})
-        planned = training_progress(out)[1] or config.epochs  # a resumed run keeps its stored epochs
+        # the run's own planned epochs (config.yaml, else its checkpoint): a resumed run keeps its stored
+        # epochs, and a trial that left --epochs unset gets the dataset's default, not None
+        planned = training_progress(out)[1] or int(load_checkpoint(result.checkpoint)["config"]["epochs"])
         if result.epochs_done >= planned:
             return record
 

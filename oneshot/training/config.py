@@ -128,7 +128,7 @@ class TrainConfig:
 #: sums M path gradients into the shared stem and head). CIFAR-like data get batch 128 + crops.
 #: On CPU one intra-op thread is the default: these small networks are dominated by per-op
 #: overhead, and on a shared 2-core machine two threads ran the demo 5x slower than one.
-#: Epochs: 3 make the digits demo; other data get the shipped ranking recipe's EPOCHS, measured on
+#: Epochs: 3 make the digits demo; other data get the shipped ranking recipe's 20, measured on
 #: NAS-Bench-Macro's CIFAR-10 subset (docs/ranking.md, ablations 41-42: fair for 20 epochs ranked
 #: better than 10 on all three seeds retrained there).
 DATA_DEFAULTS = {
