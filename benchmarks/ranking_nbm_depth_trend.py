@@ -20,6 +20,7 @@ networks trained alone on the same subset side with NAS-Bench-Macro where the tw
    adds up to ``--complete`` supernet evaluations; ``--complete 0`` re-ranks only).
 
     python benchmarks/ranking_nbm_depth_trend.py --score-test --recipe fair --recipe fair-s1
+    python benchmarks/ranking_nbm_depth_trend.py --recipe fair-e20 --pairs-from fair+test   # validation-only scores
 
 Writes benchmarks/results/ranking_nbm_depth_trend.json.
 """
@@ -149,6 +150,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--shard", default="0/1", metavar="I/N",
                     help="train only every N-th landmark from the I-th (with --train-only: N processes share the "
                          "work; a run without it reuses what they finished)")
+    ap.add_argument("--pairs-from", default=None, metavar="NAME[+test]",
+                    help="the supernet whose scores propose the landmark pairs (default: the first --recipe, with "
+                         "this run's --score-test); '+test' names its validation + test scores. Lets "
+                         "validation-only supernets reuse landmarks proposed from validation + test scores")
     ap.add_argument("--complete", type=int, default=None, metavar="N",
                     help="the re-ranking search's --complete (default: the search's own, 32 with landmarks)")
     ap.add_argument("--complete-rounds", type=int, default=1, metavar="R",
@@ -156,7 +161,13 @@ def main(argv: list[str] | None = None) -> int:
     add_training_arguments(ap, "ranking_nbm_depth_trend.json")
     args = ap.parse_args(argv)
     recipes, supernet, space, uni, run_dir = training_setup(args)
-    pairs = design(space, uni, cached_scores(args.work, recipes[0], args.calib_images, args.score_test),
+    design_name, design_test = recipes[0], args.score_test
+    if args.pairs_from:
+        design_name, plus, suffix = args.pairs_from.partition("+")
+        if plus and suffix != "test" or not design_name:
+            ap.error(f"--pairs-from {args.pairs_from!r}: expected NAME or NAME+test")
+        design_test = bool(plus)
+    pairs = design(space, uni, cached_scores(args.work, design_name, args.calib_images, design_test),
                    args.pairs, args.max_macs, args.pool_seed, args.pool)
     shard, _, shards = args.shard.partition("/")
     if not (shard.isdigit() and shards.isdigit() and int(shard) < int(shards)):

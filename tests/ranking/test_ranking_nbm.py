@@ -247,6 +247,20 @@ def test_depth_trend_undoes_a_planted_depth_bias(truth, tmp_path, capsys):
     assert "corrected" in capsys.readouterr().out
     with pytest.raises(SystemExit, match="no supernet"):
         ranking_nbm_depth_trend.main(["--work", str(tmp_path), "--recipe", "absent", "--results", str(out)])
+    # --pairs-from: a validation-only supernet reuses the landmarks another supernet's +test scores proposed
+    import shutil
+
+    shutil.copy(ranking_nbm.score_cache(tmp_path, "biased", 0, 256), ranking_nbm.score_cache(tmp_path, "design", 0, 256, True))
+    assert ranking_nbm_depth_trend.main(["--work", str(tmp_path), "--recipe", "biased", "--pairs", "6",
+                                         "--pairs-from", "design+test", "--results", str(out)]) == 0
+    assert json.loads(out.read_text())["pairs"] == [list(p) for p in pairs]
+    with pytest.raises(SystemExit, match="no score cache for recipe .design."):  # no validation-only scores
+        ranking_nbm_depth_trend.main(["--work", str(tmp_path), "--recipe", "biased", "--pairs-from", "design",
+                                      "--results", str(out)])
+    with pytest.raises(SystemExit):
+        ranking_nbm_depth_trend.main(["--work", str(tmp_path), "--recipe", "biased", "--pairs-from", "design+val",
+                                      "--results", str(out)])
+    assert "expected NAME or NAME+test" in capsys.readouterr().err
 
 
 def test_standalone_pairs_report_whose_side_training_alone_takes(truth, tmp_path, capsys):
