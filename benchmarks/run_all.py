@@ -37,6 +37,9 @@ DEPTH_TREND_RUNS = {
     "ranking_nbm_depth_trend_rerun_no_completion": "retrained supernets, no front completion",
     "ranking_nbm_depth_trend_rounds3": "retrained supernets, 3 completion rounds",
     "ranking_nbm_depth_trend_e20": "10 vs 20 epochs (retrained), front completion",
+    "ranking_nbm_depth_trend_e20_val": "20 epochs (retrained), validation-only score (the search default), "
+                                       "landmarks proposed from the 10-epoch supernet, front completion",
+    "ranking_nbm_depth_trend_e30": "30 epochs (retrained), front completion",
 }
 
 
