@@ -173,6 +173,9 @@ def ranking_numbers(keys: list[str], scores: dict[str, dict[str, float]], truth:
                                                        proxies["supernet -loss (val)"])[0]
     if held:
         proxies["supernet -loss (val+train)"] = -np.array([scores[k]["loss"] for k in keys])
+        # what the search ranks its front by when it scores training images too
+        proxies["supernet -loss (val+train), smoothed"] = smooth(space, [truth[k][0] for k in keys],
+                                                                 proxies["supernet -loss (val+train)"])[0]
     proxies.update({"MACs": macs, "params": np.array([truth[k][3] for k in keys])})
     out = {}
     for name, p in proxies.items():

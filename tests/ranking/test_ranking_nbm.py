@@ -341,3 +341,19 @@ def test_pick_diagnostics_read_the_landmarks_and_the_reranked_search(truth, tmp_
             true_best = max(v[1] for v in uni.values() if v[2] <= budget)
             assert rule["regret"][b] >= true_best - best_evaluated - 1e-9  # a pick among the evaluated ones
     assert "decision rules" in capsys.readouterr().out
+
+
+def test_ranking_numbers_keep_the_held_out_score_apart_from_the_training_images(truth):
+    # val_* is the held-out score; the val+train loss (what the search ranks by) is reported
+    # raw and smoothed next to it, each on its own numbers
+    space = ranking_nbm.universe()[0]
+    keys = ranking_nbm.sample_keys(list(truth), 200, 0)
+    acc = {k: truth[k][1] for k in keys}
+    scores = {k: {"accuracy": 0.0, "loss": 100.0 - acc[k], "val_accuracy": acc[k],
+                  "val_loss": float(i % 7)} for i, k in enumerate(keys)}
+    out = ranking_nbm.ranking_numbers(keys, scores, truth, space)
+    assert out["supernet accuracy (val)"]["kendall_tau"] == pytest.approx(1.0)
+    assert abs(out["supernet -loss (val)"]["kendall_tau"]) < 0.2  # the val loss here is noise
+    assert out["supernet -loss (val+train)"]["kendall_tau"] == pytest.approx(1.0)
+    assert out["supernet -loss (val+train), smoothed"]["kendall_tau"] > 0.8
+    assert out["supernet -loss (val+train), smoothed"]["n"] == 200
