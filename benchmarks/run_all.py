@@ -204,7 +204,7 @@ def _headlines(name: str, data: dict[str, Any]) -> list[str]:
             same = r.get("identical_scores", r.get("identical_histories"))
             rows.append(f"| scoring engine vs plain evaluator, {r['workload']} | {r['speedup_cpu']:.2f}x CPU time "
                         f"(target >= {r['target']}x) | identical scores: {same} |")
-    elif name in ("ranking_nbm", "ranking_nbm_rerun", "ranking_nbm_train_images"):
+    elif name in ("ranking_nbm", "ranking_nbm_rerun", "ranking_nbm_train_images", "ranking_nbm_e30"):
         macs = None
         for recipe, rec in data.get("recipes", {}).items():
             ranking = rec.get("ranking", {})
@@ -215,7 +215,8 @@ def _headlines(name: str, data: dict[str, Any]) -> list[str]:
                 continue
             seed = rec.get("settings", {}).get("seed", 0)  # records before per-recipe seeds: seed 0
             again = {"ranking_nbm_rerun": " (retrained on another machine)",
-                     "ranking_nbm_train_images": " (retrained on a third machine)"}.get(name, "")
+                     "ranking_nbm_train_images": " (retrained on a third machine)",
+                     "ranking_nbm_e30": " (third machine)"}.get(name, "")
             # each score next to the regret of the search that ranked by it
             pairs = [(best, rec.get("regret") or {})]
             if "supernet -loss (val+train), smoothed" in ranking:
