@@ -105,10 +105,11 @@ class LocalCluster:
             self.stop()
             raise RuntimeError(f"`ray start --head` did not finish within {self.start_timeout_s:g} s")
         self.log = out
-        if self._proc.returncode != 0:
+        returncode = self._proc.returncode  # read before stop(), which forgets the process
+        if returncode != 0:
             self.stop()
             tail = "\n".join(out.strip().splitlines()[-5:])
-            raise RuntimeError(f"`ray start --head` failed (exit {self._proc.returncode}):\n{tail}")
+            raise RuntimeError(f"`ray start --head` failed (exit {returncode}):\n{tail}")
         return self
 
     @property

@@ -21,7 +21,7 @@ Prose stays as it is.
 <!-- output
 $ echo "hello from $(basename "$PWD")"
 $ python -c "import time; print('took', time.monotonic() % 1, 's')"
-vary: (?<=took )[\\d.]+
+vary: (?<=took )[\\d.e+-]+
 -->
 ```
 OLD
