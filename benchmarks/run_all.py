@@ -42,6 +42,14 @@ DEPTH_TREND_RUNS = {
     "ranking_nbm_depth_trend_e30": "30 epochs (retrained), front completion",
 }
 
+# The ranking_nbm result files, each with what tells its supernets apart in the README.
+RANKING_NBM_RUNS = {
+    "ranking_nbm": "",
+    "ranking_nbm_rerun": " (retrained on another machine)",
+    "ranking_nbm_train_images": " (retrained on a third machine)",
+    "ranking_nbm_e30": " (third machine)",
+}
+
 
 def machine_info() -> dict[str, Any]:
     """The machine the benchmarks ran on (recorded in RESULTS.md next to the numbers)."""
@@ -204,7 +212,7 @@ def _headlines(name: str, data: dict[str, Any]) -> list[str]:
             same = r.get("identical_scores", r.get("identical_histories"))
             rows.append(f"| scoring engine vs plain evaluator, {r['workload']} | {r['speedup_cpu']:.2f}x CPU time "
                         f"(target >= {r['target']}x) | identical scores: {same} |")
-    elif name in ("ranking_nbm", "ranking_nbm_rerun", "ranking_nbm_train_images", "ranking_nbm_e30"):
+    elif name in RANKING_NBM_RUNS:
         macs = None
         for recipe, rec in data.get("recipes", {}).items():
             ranking = rec.get("ranking", {})
@@ -214,9 +222,7 @@ def _headlines(name: str, data: dict[str, Any]) -> list[str]:
             if best is None:
                 continue
             seed = rec.get("settings", {}).get("seed", 0)  # records before per-recipe seeds: seed 0
-            again = {"ranking_nbm_rerun": " (retrained on another machine)",
-                     "ranking_nbm_train_images": " (retrained on a third machine)",
-                     "ranking_nbm_e30": " (third machine)"}.get(name, "")
+            again = RANKING_NBM_RUNS[name]
             # each score next to the regret of the search that ranked by it
             pairs = [(best, rec.get("regret") or {})]
             if "supernet -loss (val+train), smoothed" in ranking:
