@@ -35,6 +35,8 @@ _OPTIONS = [
     ("--step-epochs", "step_epochs", int, "step schedule: lr x 0.1 every N epochs (default 30)"),
     ("--grad-clip", "grad_clip", float, "max gradient norm, 0 to disable (default 5)"),
     ("--cutout", "cutout", int, "Cutout: zero one random square of this many pixels per training image (default 0 = off)"),
+    ("--distill", "distill", float, "in-place distillation: each sampled path also learns the soft predictions "
+     "of the largest path (forward only, so fairness holds); its loss is (1-W) x label loss + W x KL (default 0 = off)"),
     ("--seed", "seed", int, "seed of weights, batches, augmentation, paths and the val split (default 0)"),
     ("--device", "device", str, "cpu | cuda | cuda:N | auto (default auto: cuda when available)"),
     ("--eval-paths", "eval_paths", int, "fixed paths scored on val after each epoch (default 4)"),

@@ -45,6 +45,7 @@ class TrainConfig:
     augment: bool | None = None       # random crop (+ flip); None: per dataset (off for digits)
     cutout: int = 0                   # side in pixels of the square Cutout zeroes per image; 0 = off
     trivial_augment: bool = False     # one random TrivialAugment operation per training image
+    distill: float = 0.0              # weight of in-place distillation from the largest path; 0 = off
     seed: int = 0
     device: str = "auto"              # auto: cuda when available
     amp: bool | None = None           # None: on for CUDA (bf16 where supported, else fp16 + scaler)
@@ -83,6 +84,7 @@ class TrainConfig:
         need(0 < self.train_fraction <= 1, f"--train-fraction must be in (0, 1], got {self.train_fraction}")
         need(self.fair_paths is None or self.fair_paths >= 1, f"--fair-paths must be >= 1, got {self.fair_paths}")
         need(isinstance(self.cutout, int) and self.cutout >= 0, f"--cutout must be an integer >= 0 pixels, got {self.cutout!r}")
+        need(0 <= self.distill <= 1, f"--distill must be in [0, 1] (0 = off, 1 = teacher only), got {self.distill}")
         need(self.eval_paths >= 0, f"--eval-paths must be >= 0, got {self.eval_paths}")
         need(self.bn_calib_images >= 0, f"--bn-calib-images must be >= 0, got {self.bn_calib_images}")
         need(self.eval_batch_size >= 1, f"--eval-batch-size must be >= 1, got {self.eval_batch_size}")

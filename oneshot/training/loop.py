@@ -37,6 +37,7 @@ from oneshot.supernet import Supernet
 from . import distributed as D
 from .config import TrainConfig
 from .monitor import score_paths
+from .distill import largest_path
 from .step import train_step
 
 CHECKPOINT_NAME = "supernet.pt"
@@ -313,6 +314,7 @@ class _TrainingRun:
         self.eval_paths = (self.job.eval_paths if self.job.eval_paths is not None
                            else fixed_paths(space, config.eval_paths, config.seed + 1))
         self.criterion = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
+        self.teacher = largest_path(space) if config.distill > 0 else None
         self.calib = data.train.subset(torch.arange(min(config.bn_calib_images, len(data.train))))
         self.reduce = (lambda m: D.average_gradients(m, rt.dist)) if rt.dist.enabled else None
 
@@ -383,7 +385,8 @@ class _TrainingRun:
             paths = self.sampler.step()
             path_log.extend(paths)
             r = train_step(self.supernet, paths, x, y, self.criterion, self.optimizer, autocast=rt.autocast,
-                           scaler=rt.scaler, grad_clip=config.grad_clip, reduce_grads=self.reduce)
+                           scaler=rt.scaler, grad_clip=config.grad_clip, reduce_grads=self.reduce,
+                           teacher=self.teacher, distill=config.distill)
             self.scheduler.step()
             self.step += 1
             loss_sum += r.loss

@@ -15,6 +15,8 @@ from typing import Callable, Sequence
 import torch
 from torch import nn
 
+from oneshot.training.distill import distill_loss
+
 
 @dataclass
 class StepResult:
@@ -27,19 +29,29 @@ def train_step(model: nn.Module, paths: Sequence[Sequence[int]], x: torch.Tensor
                criterion: nn.Module, optimizer: torch.optim.Optimizer, *,
                autocast: Callable[[], contextlib.AbstractContextManager] = contextlib.nullcontext,
                scaler: "torch.amp.GradScaler | None" = None, grad_clip: float | None = None,
-               reduce_grads: Callable[[nn.Module], None] | None = None) -> StepResult:
+               reduce_grads: Callable[[nn.Module], None] | None = None,
+               teacher: Sequence[int] | None = None, distill: float = 0.0) -> StepResult:
     """Forward/backward every path in ``paths`` on ``(x, y)``, then one optimizer step.
 
+    With ``teacher`` and ``distill > 0`` the teacher path runs forward first without a graph and
+    each path's loss becomes ``(1 - distill) * criterion + distill * KL(teacher || path)``
+    (``oneshot.training.distill``); the teacher itself receives no gradient.
     ``reduce_grads`` (DDP) averages gradients across ranks after all paths and before clipping; the
     step's statistics are local to this rank. Returns the loss and accuracy of this batch.
     """
     optimizer.zero_grad(set_to_none=True)
     total_loss = torch.zeros((), device=x.device)
     correct = torch.zeros((), dtype=torch.int64, device=x.device)
+    teacher_probs = None
+    if teacher is not None and distill > 0:
+        with torch.no_grad(), autocast():
+            teacher_probs = torch.softmax(model(x, teacher).float(), dim=1)
     for path in paths:
         with autocast():
             logits = model(x, path)
             loss = criterion(logits, y)
+            if teacher_probs is not None:
+                loss = distill_loss(logits, teacher_probs, loss, distill)
         (scaler.scale(loss) if scaler is not None else loss).backward()
         # kept on the device: one host sync per step, not one per path
         total_loss += loss.detach().float()

@@ -112,6 +112,20 @@ def test_trivial_augment_changes_training_and_is_recorded(tmp_path, small_npz):
                        explicit={"trivial_augment"}, echo=lambda s: None)
 
 
+def test_distill_changes_training_is_recorded_and_resumes_bit_for_bit(tmp_path, small_npz):
+    plain, kd, split = tmp_path / "plain", tmp_path / "kd", tmp_path / "split"
+    train_supernet(_config(small_npz, epochs=1), plain, echo=lambda s: None)
+    train_supernet(_config(small_npz, epochs=2, distill=0.5), kd, echo=lambda s: None)
+    train_supernet(_config(small_npz, epochs=2, distill=0.5), split, stop_after=1, echo=lambda s: None)
+    train_supernet(_config(small_npz, epochs=2, distill=0.5), split, resume=True, echo=lambda s: None)
+    a, b, c = _weights(plain / "supernet.pt"), _weights(kd / "supernet.pt"), _weights(split / "supernet.pt")
+    assert any(not torch.equal(a[k], b[k]) for k in a)
+    assert all(torch.equal(b[k], c[k]) for k in b)
+    assert load_checkpoint(kd / "supernet.pt")["config"]["distill"] == 0.5
+    with pytest.raises(ConfigError, match="distill=0.5 in the checkpoint"):
+        train_supernet(_config(small_npz, epochs=3), kd, resume=True, explicit={"distill"}, echo=lambda s: None)
+
+
 def test_resume_accepts_the_same_data_file_by_another_path(tmp_path, small_npz, monkeypatch):
     out = tmp_path / "run"
     monkeypatch.chdir(small_npz.parent)
@@ -165,6 +179,7 @@ def test_cli_end_to_end_with_yaml_defaults(tmp_path, small_npz, capsys):
     (["--epochs", "0"], "--epochs must be >= 1"),
     (["--cutout", "-2"], "--cutout must be an integer >= 0"),
     (["--train-fraction", "0"], "--train-fraction must be in"),
+    (["--distill", "1.5"], "--distill must be in [0, 1]"),
     (["--data", "mnist"], "unknown data spec"),
     (["--space", "nope"], "unknown search space"),
     (["--space", "nas-bench-macro", "--resolution", "16"], "fixed at resolution 32"),
